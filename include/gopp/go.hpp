@@ -1,0 +1,107 @@
+// gopp/go.hpp: goroutines. Go: the `go` statement, runtime.Gosched, time.Sleep, GOMAXPROCS.
+//
+//   gopp::go([](int n) { std::printf("hello from goroutine %d\n", n); }, 7);
+//   gopp::sleep_for(std::chrono::milliseconds(10));   // parks the goroutine, not its thread
+//
+// A goroutine is a stackful fiber, scheduled M:N over `threads` OS threads by a work-stealing
+// scheduler. It may resume on another OS thread after any blocking call, so `thread_local`
+// variables are per OS thread, not per goroutine. Each goroutine owns a fixed-size stack
+// (default 256 KiB of address space, committed lazily page by page, with a guard page below it:
+// see runtime_options::stack_size and docs/design/runtime.md for the limits).
+//
+// An exception that escapes a goroutine prints `panic: <what()>` (or `panic: unknown exception`)
+// with the goroutine's id to stderr and calls std::terminate, as an unrecovered panic ends a Go
+// program.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace gopp {
+
+struct runtime_options {
+  // OS threads that run goroutines (GOMAXPROCS). 0: $GOPP_THREADS, else
+  // std::thread::hardware_concurrency().
+  unsigned threads = 0;
+  // Bytes of stack per goroutine; 0: the default (256 KiB, or $GOPP_STACK_SIZE). Rounded up to
+  // whole pages. Only the pages a goroutine touches are committed.
+  std::size_t stack_size = 0;
+};
+
+// Sets the runtime's options. Call it before the first go(); once the runtime's threads have
+// started it throws std::logic_error.
+void configure(const runtime_options& options);
+
+// Thrown by go() when no stack can be had for a new goroutine (mmap failed: memory, RLIMIT_AS or
+// the vm.max_map_count limit). what() names the limit and how many goroutines were alive.
+class stack_exhausted_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+struct goroutine;
+struct closure_ops {
+  void (*run)(void* storage);
+  void (*destroy)(void* storage) noexcept;
+};
+// Allocates a goroutine whose closure needs `size` bytes aligned to `align`; returns the storage.
+void* spawn_prepare(std::size_t size, std::size_t align, const closure_ops* ops, goroutine** out);
+// Makes a prepared goroutine runnable.
+void spawn_commit(goroutine* g);
+// Frees a prepared goroutine whose closure could not be constructed (it never runs).
+void spawn_abort(goroutine* g) noexcept;
+
+template <class Closure>
+struct closure_ops_for {
+  static void run(void* storage) {
+    std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); },
+               *static_cast<Closure*>(storage));
+  }
+  static void destroy(void* storage) noexcept { static_cast<Closure*>(storage)->~Closure(); }
+  static constexpr closure_ops ops{&run, &destroy};
+};
+}  // namespace detail
+
+// Go: go f(args...). Starts f(args...) as a new goroutine and returns at once. The callable and
+// the arguments are decay-copied (moved where they are rvalues), as by std::thread; f is invoked
+// once, as a non-const rvalue.
+template <class F, class... Args>
+requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+void go(F&& f, Args&&... args) {
+  using closure = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
+  detail::goroutine* g = nullptr;
+  void* storage = detail::spawn_prepare(sizeof(closure), alignof(closure),
+                                        &detail::closure_ops_for<closure>::ops, &g);
+  try {
+    ::new (storage) closure(std::forward<F>(f), std::forward<Args>(args)...);
+  } catch (...) {
+    detail::spawn_abort(g);
+    throw;
+  }
+  detail::spawn_commit(g);
+}
+
+// Go: runtime.Gosched(). Lets other goroutines run; on a plain thread, std::this_thread::yield.
+void yield();
+// Go: time.Sleep(d). Parks the goroutine (on a plain thread, sleeps the thread).
+void sleep_for(std::chrono::nanoseconds d);
+void sleep_until(std::chrono::steady_clock::time_point t);
+
+// True when called from a goroutine.
+bool in_goroutine() noexcept;
+// Go: runtime.NumGoroutine(): goroutines started by go() and not yet finished.
+std::size_t num_goroutines() noexcept;
+// The current goroutine's id (1, 2, ... in start order), or 0 on a plain thread.
+std::uint64_t goroutine_id() noexcept;
+// The number of OS threads that run goroutines (starts the runtime if needed).
+unsigned num_threads();
+
+}  // namespace gopp

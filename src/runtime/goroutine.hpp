@@ -1,0 +1,44 @@
+// The goroutine record: what the scheduler knows about one goroutine.
+//
+// Lifetime: spawn_prepare() takes a record from a free list (per-thread cache in front of a
+// global list); the closure lives inline in the record when it fits, else on the heap. The stack
+// is taken only when the goroutine first runs, so goroutines that wait in a run queue cost no
+// stack, and a spawn-and-finish loop reuses a handful of stacks. On exit the scheduler returns the
+// stack and the record.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "gopp/detail/park.hpp"
+#include "gopp/go.hpp"
+#include "runtime/fiber.hpp"
+#include "runtime/stack.hpp"
+
+namespace gopp::detail {
+
+struct goroutine {
+  goroutine* next = nullptr;                     // intrusive link: global run queue, free lists
+  std::atomic<goroutine*> inject_next{nullptr};  // link in the scheduler's inject queue
+  fiber_context context;
+  stack* stk = nullptr;  // null until the first run
+  parker park_token;     // the goroutine's parker (owner_ == this)
+  std::uint64_t id = 0;
+  wait_reason reason = wait_reason::none;
+
+  const closure_ops* ops = nullptr;
+  void* closure = nullptr;  // points at inline_closure or at a heap block
+  bool closure_on_heap = false;
+  std::size_t closure_align = 0;
+  static constexpr std::size_t inline_capacity = 96;
+  alignas(std::max_align_t) unsigned char inline_closure[inline_capacity];
+};
+
+// The goroutine running on this thread, or nullptr on a plain thread or in a scheduler loop.
+goroutine* current_goroutine() noexcept;
+
+goroutine* allocate_goroutine();
+void free_goroutine(goroutine* g) noexcept;
+
+}  // namespace gopp::detail

@@ -1,0 +1,118 @@
+// The parking primitive (gopp/detail/park.hpp): one token per goroutine or thread.
+//
+// States: empty (no token, not parked), parked (the owner sleeps), notified (a token waits).
+//   goroutine owner:
+//     park():   notified -> empty and return; else switch to the worker loop, which, with the
+//               goroutine's context saved, CASes empty -> parked. If that CAS fails, a token came
+//               meanwhile: the loop sets empty and resumes the goroutine at once.
+//     unpark(): empty -> notified; or parked -> empty and scheduler::ready(owner) (only the one
+//               unpark that wins that CAS readies it: no double wake-up); notified: nothing.
+//   thread owner:
+//     park():   CAS empty -> parked, futex-wait while parked; then notified -> empty.
+//     unpark(): exchange to notified; if it was parked, futex-wake.
+// Every transition that hands a token over is acq_rel or stronger, so a waker's writes before
+// unpark() happen-before the owner's return from park().
+#include <chrono>
+
+#include "gopp/detail/park.hpp"
+#include "runtime/futex.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/timer.hpp"
+
+namespace gopp::detail {
+
+namespace {
+thread_local parker t_thread_parker;
+
+struct park_timeout : timer_node {
+  parker* target = nullptr;
+  bool fired = false;  // written under the timer lock, read after cancel() (which takes it)
+};
+}  // namespace
+
+parker& current_parker() noexcept {
+  goroutine* g = current_goroutine();
+  return g ? g->park_token : t_thread_parker;
+}
+
+void set_wait_reason(wait_reason r) noexcept {
+  if (goroutine* g = current_goroutine()) g->reason = r;
+}
+
+void parker::park() {
+  if (state_.load(std::memory_order_acquire) == notified) {
+    state_.exchange(empty, std::memory_order_acq_rel);
+    return;
+  }
+  if (owner_) {
+    scheduler::instance().park_current();
+    owner_->reason = wait_reason::none;
+    return;
+  }
+  std::uint32_t expected = empty;
+  if (state_.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) {
+    while (state_.load(std::memory_order_acquire) == parked) futex::wait(state_, parked);
+  }
+  state_.exchange(empty, std::memory_order_acq_rel);
+}
+
+bool parker::park_until(std::chrono::steady_clock::time_point deadline) {
+  if (state_.load(std::memory_order_acquire) == notified) {
+    state_.exchange(empty, std::memory_order_acq_rel);
+    return true;
+  }
+  if (std::chrono::steady_clock::now() >= deadline) return false;
+  if (owner_) {
+    park_timeout t;
+    t.when = deadline;
+    t.target = this;
+    t.fire = [](timer_node* n) {
+      auto* self = static_cast<park_timeout*>(n);
+      self->fired = true;
+      self->target->unpark();
+    };
+    timers::add(&t);
+    park();
+    // After cancel() the callback has finished or never runs: `fired` is stable.
+    if (timers::cancel(&t)) return true;
+    return !t.fired;
+  }
+  std::uint32_t expected = empty;
+  if (state_.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) {
+    for (;;) {
+      if (state_.load(std::memory_order_acquire) != parked) break;
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) {
+        // Time is up: take back the parked state unless a token raced in.
+        expected = parked;
+        if (state_.compare_exchange_strong(expected, empty, std::memory_order_acq_rel)) {
+          return false;
+        }
+        break;
+      }
+      futex::wait_for(state_, parked, std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+    }
+  }
+  state_.exchange(empty, std::memory_order_acq_rel);
+  return true;
+}
+
+void parker::unpark() noexcept {
+  if (owner_) {
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (s == notified) return;
+      if (s == parked) {
+        if (state_.compare_exchange_weak(s, empty, std::memory_order_acq_rel)) {
+          scheduler::instance().ready(owner_);
+          return;
+        }
+      } else if (state_.compare_exchange_weak(s, notified, std::memory_order_acq_rel)) {
+        return;
+      }
+    }
+  }
+  if (state_.exchange(notified, std::memory_order_acq_rel) == parked) futex::wake(state_);
+}
+
+}  // namespace gopp::detail

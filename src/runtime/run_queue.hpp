@@ -1,0 +1,97 @@
+// A worker's local run queue: Go's P.runq (runtime/proc.go), a bounded ring that one owner
+// pushes and pops and any other worker may steal half of.
+//
+// Invariants:
+//   - Only the owner writes `tail_` (release); anyone may advance `head_`, by CAS only.
+//   - Slots in [head_, tail_) hold runnable goroutines. A stealer copies slots first and claims
+//     them with one CAS on head_ afterwards: if the CAS fails, somebody else took them and the
+//     copy is discarded, so a goroutine is handed out exactly once.
+//   - Slots are atomics read relaxed: a stealer may read a slot the owner is overwriting, but
+//     then its CAS on head_ fails (the owner only reuses slots below head_).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace gopp::detail {
+
+struct goroutine;
+
+class run_queue {
+ public:
+  static constexpr std::uint32_t capacity = 256;
+
+  // Owner only. False when full (the caller moves half to the global queue: push_overflow).
+  bool push(goroutine* g) noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_acquire);
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - h >= capacity) return false;
+    slots_[t % capacity].store(g, std::memory_order_relaxed);
+    tail_.store(t + 1, std::memory_order_release);
+    return true;
+  }
+
+  // Owner only, when push() failed: takes the older half of the queue out into `out` (room for
+  // capacity / 2), for the global queue. Returns how many; 0 if a stealer raced us (then push
+  // again: the stealer made room).
+  std::uint32_t take_half(goroutine** out) noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_acquire);
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    const std::uint32_t n = (t - h) / 2;
+    for (std::uint32_t i = 0; i < n; ++i)
+      out[i] = slots_[(h + i) % capacity].load(std::memory_order_relaxed);
+    std::uint32_t expected = h;
+    if (!head_.compare_exchange_strong(expected, h + n, std::memory_order_acq_rel)) return 0;
+    return n;
+  }
+
+  // Owner only.
+  goroutine* pop() noexcept {
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+      if (t == h) return nullptr;
+      goroutine* g = slots_[h % capacity].load(std::memory_order_relaxed);
+      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return g;
+    }
+  }
+
+  // Called by `thief`'s owner: moves about half of this queue into `thief` (which must be empty)
+  // and returns one of them to run now, or nullptr.
+  goroutine* steal_into(run_queue& thief) noexcept {
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      const std::uint32_t t = tail_.load(std::memory_order_acquire);
+      const std::uint32_t available = t - h;
+      if (available == 0 || available > capacity) {
+        if (available == 0) return nullptr;
+        continue;  // torn read of head/tail: try again
+      }
+      const std::uint32_t n = available - available / 2;
+      const std::uint32_t tt = thief.tail_.load(std::memory_order_relaxed);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        thief.slots_[(tt + i) % capacity].store(
+            slots_[(h + i) % capacity].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      }
+      if (!head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel)) continue;
+      // Keep the last one to run; publish the rest in the thief's queue.
+      goroutine* g = thief.slots_[(tt + n - 1) % capacity].load(std::memory_order_relaxed);
+      if (n > 1) thief.tail_.store(tt + n - 1, std::memory_order_release);
+      return g;
+    }
+  }
+
+  bool empty() const noexcept {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
+  }
+  std::uint32_t size() const noexcept {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+ private:
+  alignas(64) std::atomic<std::uint32_t> head_{0};
+  alignas(64) std::atomic<std::uint32_t> tail_{0};
+  alignas(64) std::atomic<goroutine*> slots_[capacity] = {};
+};
+
+}  // namespace gopp::detail

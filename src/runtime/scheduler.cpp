@@ -1,0 +1,448 @@
+// The M:N scheduler; the algorithm and its invariants are in scheduler.hpp.
+#include "runtime/scheduler.hpp"
+
+#include <pthread.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/futex.hpp"
+#include "runtime/overflow.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/sanitizers.hpp"
+#include "runtime/timer.hpp"
+
+namespace gopp::detail {
+
+namespace {
+
+thread_local worker* t_worker = nullptr;
+std::atomic<scheduler*> g_scheduler{nullptr};
+std::mutex g_start_mu;
+
+// The StoreLoad barrier of the sleep/wake handshake (scheduler.hpp). ThreadSanitizer does not
+// model fences, so under it both sides instead perform a seq_cst read-modify-write on
+// n_spinning_, the counter the handshake is about: the same order, in a form TSan understands,
+// and no synchronisation TSan would not otherwise see between unrelated threads.
+inline void handshake_fence(std::atomic<int>& n_spinning) noexcept {
+#ifdef GOPP_TSAN
+  n_spinning.fetch_add(0, std::memory_order_seq_cst);
+#else
+  (void)n_spinning;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+std::uint64_t next_random(std::uint64_t& s) noexcept {
+  // xorshift64*: a victim order for stealing, not a secret.
+  s ^= s >> 12;
+  s ^= s << 25;
+  s ^= s >> 27;
+  return s * 0x2545F4914F6CDD1DULL;
+}
+
+void record_thread_stack(fiber_context& c) {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* addr = nullptr;
+  std::size_t size = 0;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+    c.san.stack_bottom = addr;
+    c.san.stack_size = size;
+  }
+  pthread_attr_destroy(&attr);
+}
+
+void goroutine_entry(ctx::transfer_t t) noexcept {
+  auto* g = static_cast<goroutine*>(t.data);
+  worker* w = current_worker();
+  w->sched.fctx = t.fctx;
+  entered(g->context, &w->sched);
+  run_closure(g);
+  scheduler::instance().exit_current();
+}
+
+}  // namespace
+
+[[gnu::noinline]] worker* current_worker() noexcept {
+  // The asm keeps the compiler from treating this as a pure function whose result it may reuse
+  // across a switch: after one, the goroutine may be on another thread.
+  asm volatile("" ::: "memory");
+  return t_worker;
+}
+
+goroutine* current_goroutine() noexcept {
+  worker* w = current_worker();
+  return w ? w->current : nullptr;
+}
+
+scheduler* scheduler::if_started() noexcept {
+  return g_scheduler.load(std::memory_order_acquire);
+}
+
+scheduler& scheduler::instance() {
+  if (scheduler* s = g_scheduler.load(std::memory_order_acquire)) return *s;
+  std::lock_guard lock(g_start_mu);
+  if (scheduler* s = g_scheduler.load(std::memory_order_acquire)) return *s;
+  const unsigned threads = runtime_config::freeze();
+  install_overflow_handler();
+  // Never destroyed: at exit, goroutines still parked or running are abandoned, as in Go.
+  auto* s = new scheduler(threads);
+  g_scheduler.store(s, std::memory_order_release);
+  timers::start();
+  return *s;
+}
+
+scheduler::scheduler(unsigned threads) : inject_tail_(&inject_stub_), inject_head_(&inject_stub_) {
+  workers_.reserve(threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    auto* w = new worker;
+    w->index = i;
+    w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);
+    workers_.push_back(w);
+  }
+  for (worker* w : workers_) {
+    std::thread([this, w] { run_worker(w); }).detach();
+  }
+}
+
+void scheduler::run_worker(worker* w) {
+  t_worker = w;
+  install_signal_stack();
+  sanitizer::on_thread_context(w->sched.san);
+  record_thread_stack(w->sched);
+  for (;;) execute(w, find_runnable(w));
+}
+
+void scheduler::execute(worker* w, goroutine* g) {
+  for (;;) {
+    w->current = g;
+    w->switches.store(w->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (!g->stk) {
+      g->stk = stack_pool::allocate_reserved();
+      if (!g->stk) report_no_stack(g);
+      make_context(g->context, g->stk->top(), g->stk->size, &goroutine_entry);
+      sanitizer::on_fiber_create(g->context.san);
+    }
+    ctx::transfer_t t = switch_to(w->sched, g->context, g);
+    // Back on this worker's own stack: `w` is still this thread's worker.
+    g->context.fctx = t.fctx;
+    w->current = nullptr;
+    if (!g->stk->canary_intact()) report_canary_overflow(g);
+    switch (static_cast<switch_request>(reinterpret_cast<std::uintptr_t>(t.data))) {
+      case switch_request::yield:
+        push_local(w, g);
+        return;
+      case switch_request::park: {
+        // The goroutine is switched out now. If no token came while it was on its way, it is
+        // parked and the next unpark() will ready() it; otherwise it consumes the token and
+        // runs again at once.
+        std::uint32_t expected = parker::empty;
+        if (g->park_token.state_.compare_exchange_strong(expected, parker::parked,
+                                                         std::memory_order_acq_rel)) {
+          return;
+        }
+        g->park_token.state_.exchange(parker::empty, std::memory_order_acq_rel);
+        continue;
+      }
+      case switch_request::exit:
+        sanitizer::on_fiber_destroy(g->context.san);
+        finish_goroutine(g);
+        return;
+    }
+  }
+}
+
+void scheduler::switch_out(switch_request r) {
+  worker* w = current_worker();
+  goroutine* g = w->current;
+  ctx::transfer_t t =
+      switch_to(g->context, w->sched, reinterpret_cast<void*>(r), r == switch_request::exit);
+  // Resumed, perhaps by another worker: record where that worker's loop continues.
+  current_worker()->sched.fctx = t.fctx;
+}
+
+void scheduler::yield_current() {
+  switch_out(switch_request::yield);
+}
+void scheduler::park_current() {
+  switch_out(switch_request::park);
+}
+void scheduler::exit_current() {
+  switch_out(switch_request::exit);
+  std::abort();  // unreachable: an exited goroutine is never resumed
+}
+
+goroutine* scheduler::find_runnable(worker* w) {
+  for (;;) {
+    goroutine* g = nullptr;
+    ++w->schedtick;
+    if (w->schedtick % 61 == 0 && global_nonempty()) {
+      g = global_get(w, false);
+    }
+    if (!g && w->runnext_streak < 64) {
+      g = w->runnext.exchange(nullptr, std::memory_order_acquire);
+      if (g) ++w->runnext_streak;
+    }
+    if (!g) {
+      w->runnext_streak = 0;
+      g = w->runq.pop();
+    }
+    if (!g) g = w->runnext.exchange(nullptr, std::memory_order_acquire);
+    if (!g && global_nonempty()) g = global_get(w, true);
+    if (!g) {
+      // Spin (steal) only while fewer than half the busy workers do: more would burn CPU that
+      // the busy ones need, for work that one spinner finds as well.
+      const int busy = static_cast<int>(workers_.size()) - n_idle_.load(std::memory_order_relaxed);
+      if (!w->spinning && 2 * n_spinning_.load(std::memory_order_relaxed) < busy) {
+        w->spinning = true;
+        n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (w->spinning) {
+        for (int round = 0; round < 4 && !g; ++round) g = steal(w, round == 3);
+      }
+    }
+    if (g) {
+      if (w->spinning) stop_spinning(w);
+      return g;
+    }
+    sleep(w);
+  }
+}
+
+goroutine* scheduler::steal(worker* w, bool take_runnext) {
+  const std::size_t n = workers_.size();
+  const std::size_t start = next_random(w->rng) % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    worker* v = workers_[(start + i) % n];
+    if (v == w) continue;
+    if (goroutine* g = v->runq.steal_into(w->runq)) return g;
+    if (take_runnext) {
+      goroutine* g = v->runnext.load(std::memory_order_acquire);
+      if (g && v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
+    }
+  }
+  if (global_nonempty()) return global_get(w, true);
+  return nullptr;
+}
+
+void scheduler::inject_link(goroutine* g) noexcept {
+  g->inject_next.store(nullptr, std::memory_order_relaxed);
+  goroutine* prev = inject_tail_.exchange(g, std::memory_order_acq_rel);
+  prev->inject_next.store(g, std::memory_order_release);
+}
+
+void scheduler::inject(goroutine* g) noexcept {
+  inject_link(g);
+  inject_count_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+goroutine* scheduler::inject_pop_locked() noexcept {
+  goroutine* head = inject_head_;
+  goroutine* next = head->inject_next.load(std::memory_order_acquire);
+  if (head == &inject_stub_) {
+    if (!next) return nullptr;
+    inject_head_ = head = next;
+    next = head->inject_next.load(std::memory_order_acquire);
+  }
+  if (!next) {
+    // `head` is the last node: put the stub behind it so it can be unlinked. A producer between
+    // its exchange and its link makes head != tail: come back later (its count says so).
+    if (head != inject_tail_.load(std::memory_order_acquire)) return nullptr;
+    inject_link(&inject_stub_);
+    next = head->inject_next.load(std::memory_order_acquire);
+    if (!next) return nullptr;
+  }
+  inject_head_ = next;
+  inject_count_.fetch_sub(1, std::memory_order_relaxed);
+  return head;
+}
+
+goroutine* scheduler::global_get(worker* w, bool batch) {
+  std::lock_guard lock(global_mu_);
+  if (inject_count_.load(std::memory_order_relaxed) > 0) {
+    // Goroutines from plain threads first: up to a share of them straight into our queue.
+    if (goroutine* first = inject_pop_locked()) {
+      if (batch) {
+        const std::size_t want = std::min<std::size_t>(
+            inject_count_.load(std::memory_order_relaxed) / workers_.size() + 1,
+            run_queue::capacity / 2);
+        for (std::size_t i = 0; i < want; ++i) {
+          goroutine* g = inject_pop_locked();
+          if (!g) break;
+          w->runq.push(g);  // the caller's queue is empty in batch mode: this cannot fail
+        }
+      }
+      return first;
+    }
+  }
+  const std::size_t size = global_size_.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::size_t n = 1;
+  if (batch) {
+    n = size / workers_.size() + 1;
+    n = std::min<std::size_t>({n, size, run_queue::capacity / 2});
+  }
+  // Unlink the whole batch before publishing any of it: once a goroutine is in our run queue it
+  // may be stolen, run, finish and be recycled, and its `next` is then no longer ours to read.
+  goroutine* first = global_head_;
+  goroutine* last = first;
+  for (std::size_t i = 1; i < n; ++i) last = last->next;
+  global_head_ = last->next;
+  if (!global_head_) global_tail_ = nullptr;
+  global_size_.store(size - n, std::memory_order_relaxed);
+  last->next = nullptr;
+  goroutine* g = first->next;
+  first->next = nullptr;
+  while (g) {
+    goroutine* next = g->next;
+    w->runq.push(g);  // the caller's queue is empty in batch mode: this cannot fail
+    g = next;
+  }
+  return first;
+}
+
+void scheduler::global_put(goroutine* first, goroutine* last, std::size_t n) {
+  last->next = nullptr;
+  std::lock_guard lock(global_mu_);
+  if (global_tail_) {
+    global_tail_->next = first;
+  } else {
+    global_head_ = first;
+  }
+  global_tail_ = last;
+  global_size_.store(global_size_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+void scheduler::push_local(worker* w, goroutine* g) {
+  while (!w->runq.push(g)) {
+    // Full: move the older half, and g, to the global queue where everybody can take them.
+    const std::uint32_t n = w->runq.take_half(w->batch);
+    if (n == 0) continue;  // a stealer made room
+    for (std::uint32_t i = 0; i + 1 < n; ++i) w->batch[i]->next = w->batch[i + 1];
+    w->batch[n - 1]->next = g;
+    global_put(w->batch[0], g, n + 1);
+    return;
+  }
+}
+
+void scheduler::spawn(goroutine* g) {
+  worker* w = current_worker();
+  if (w && w->current) {
+    push_local(w, g);
+  } else {
+    inject(g);
+  }
+  wake_idle();
+}
+
+void scheduler::ready(goroutine* g) {
+  worker* w = current_worker();
+  if (w && w->current) {
+    // Runs next on this worker: the waker usually blocks soon, and the pair stays together.
+    // Nobody is woken for it; if the waker keeps running, the monitor (check_stuck_workers)
+    // sends a spinning worker to steal it.
+    if (goroutine* old = w->runnext.exchange(g, std::memory_order_acq_rel)) {
+      push_local(w, old);
+      wake_idle();
+    }
+  } else {
+    inject(g);
+    wake_idle();
+  }
+}
+
+void scheduler::wake_idle() {
+  handshake_fence(n_spinning_);
+  if (n_spinning_.load(std::memory_order_seq_cst) != 0 ||
+      n_idle_.load(std::memory_order_seq_cst) == 0) {
+    return;
+  }
+  int expected = 0;
+  if (!n_spinning_.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  worker* v = nullptr;
+  {
+    std::lock_guard lock(idle_mu_);
+    v = idle_list_;
+    if (v) {
+      idle_list_ = v->next_idle;
+      v->in_idle_list = false;
+      n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  if (!v) {
+    n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  // v wakes up spinning: the count we took above is now its.
+  v->wake_word.store(1, std::memory_order_release);
+  futex::wake(v->wake_word);
+}
+
+void scheduler::stop_spinning(worker* w) {
+  w->spinning = false;
+  // The last spinner to find work wakes another: more may be on the way.
+  if (n_spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1) wake_idle();
+}
+
+bool scheduler::work_anywhere() const noexcept {
+  if (global_nonempty()) return true;
+  for (const worker* v : workers_) {
+    if (!v->runq.empty() || v->runnext.load(std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
+void scheduler::sleep(worker* w) {
+  {
+    std::lock_guard lock(idle_mu_);
+    if (global_nonempty()) return;
+    w->in_idle_list = true;
+    w->next_idle = idle_list_;
+    idle_list_ = w;
+    n_idle_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (w->spinning) {
+    w->spinning = false;
+    n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  handshake_fence(n_spinning_);
+  if (work_anywhere()) {
+    std::unique_lock lock(idle_mu_);
+    if (w->in_idle_list) {
+      // Take ourselves back out and look again, as a spinner.
+      worker** p = &idle_list_;
+      while (*p != w) p = &(*p)->next_idle;
+      *p = w->next_idle;
+      w->in_idle_list = false;
+      n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+      lock.unlock();
+      w->spinning = true;
+      n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+      return;
+    }
+    // A waker already took us out of the list and is about to set our word: wait for it.
+  }
+  while (w->wake_word.load(std::memory_order_acquire) == 0) futex::wait(w->wake_word, 0);
+  w->wake_word.store(0, std::memory_order_relaxed);
+  w->spinning = true;
+}
+
+void scheduler::check_stuck_workers() {
+  // Work waiting behind a worker that has not switched since the last look (it runs one long
+  // goroutine) gets a spinning worker sent to steal it.
+  static thread_local std::vector<std::uint32_t> last_seen;
+  last_seen.resize(workers_.size());
+  bool stuck = false;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    worker* v = workers_[i];
+    const std::uint32_t s = v->switches.load(std::memory_order_relaxed);
+    if (s == last_seen[i] && (!v->runq.empty() || v->runnext.load(std::memory_order_relaxed))) {
+      stuck = true;
+    }
+    last_seen[i] = s;
+  }
+  if (stuck) wake_idle();
+}
+
+}  // namespace gopp::detail

@@ -1,0 +1,141 @@
+// The M:N scheduler: `threads` workers (OS threads), each running goroutines from its own run
+// queue, Go-style (runtime/proc.go, much reduced: there is one worker per P and no M hand-off,
+// because a goroutine never blocks its thread in a system call: gopp::blocking moves such calls
+// off the workers).
+//
+// Where a worker finds its next goroutine, in order:
+//   1. every 61st pick, the global queue first (so goroutines woken from outside are not starved
+//      by a busy local queue, Go's schedtick % 61);
+//   2. `runnext`: the goroutine this worker's running goroutine just woke, so a ping-pong pair
+//      stays on one thread and shares a warm cache; at most 64 picks in a row, then the queue;
+//   3. its local run queue (run_queue.hpp);
+//   4. the global queue (a batch of up to half a local queue, under one lock);
+//   5. stealing half of another worker's queue (then, last, its runnext), as a "spinning" worker.
+// With nothing found, a worker sleeps on its own futex word.
+//
+// Sleeping and waking (no lost wake-up, no thundering herd), as Go's wakep/resetspinning:
+//   - n_spinning counts workers looking for work; n_idle those asleep (in idle_list).
+//   - Whoever makes a goroutine runnable then calls wake_idle(): if nobody spins and somebody
+//     sleeps, it wakes one sleeper, which starts out spinning.
+//   - A spinning worker that finds work stops spinning and, if it was the last spinner, wakes
+//     another: work arrives in bursts, and the next goroutine should not wait for a wake-up.
+//   - A worker going to sleep registers as idle, stops spinning, then (after a seq_cst fence)
+//     checks every queue once more. A producer publishes its goroutine, fences, then reads the
+//     counters. Whichever of the two comes second in the fences' total order sees the other:
+//     either the producer wakes someone, or the sleeper finds the goroutine.
+//   - The timer thread (timer.hpp) doubles as Go's sysmon: while work is queued behind a worker
+//     that has not switched for a while and others sleep, it wakes one to steal it.
+//
+// Switching: a worker's loop runs on the thread's own stack (its "scheduler context"); it switches
+// into a goroutine and the goroutine switches back with a request (yield, park, exit). Requests
+// are carried out by the worker after the switch, once the goroutine's context is saved: this is
+// what lets a park race safely with an unpark from another thread (park.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/fiber.hpp"
+#include "runtime/goroutine.hpp"
+#include "runtime/run_queue.hpp"
+
+namespace gopp::detail {
+
+enum class switch_request : std::uintptr_t { yield = 1, park = 2, exit = 3 };
+
+struct worker {
+  unsigned index = 0;
+  run_queue runq;
+  alignas(64) std::atomic<goroutine*> runnext{nullptr};
+  unsigned runnext_streak = 0;
+  std::uint32_t schedtick = 0;
+  std::atomic<std::uint32_t> switches{0};  // read by the monitor to see a worker stuck on one g
+  goroutine* current = nullptr;
+  fiber_context sched;  // the worker loop's own context
+  bool spinning = false;
+  std::uint64_t rng = 0;
+
+  // Sleep: the worker waits on `wake_word` while it is in the idle list.
+  alignas(64) std::atomic<std::uint32_t> wake_word{0};
+  worker* next_idle = nullptr;
+  bool in_idle_list = false;  // guarded by scheduler::idle_mu_
+
+  goroutine* batch[run_queue::capacity / 2 + 1];  // scratch for global-queue transfers
+};
+
+class scheduler {
+ public:
+  static scheduler& instance();  // starts the runtime on first use
+  static scheduler* if_started() noexcept;
+
+  unsigned threads() const noexcept { return static_cast<unsigned>(workers_.size()); }
+
+  // A new goroutine: onto the current worker's queue, or the global queue from a plain thread.
+  void spawn(goroutine* g);
+  // A parked goroutine became runnable (park.cpp): runnext of the current worker, or global.
+  void ready(goroutine* g);
+
+  // Called by the running goroutine: switch to the worker loop with a request.
+  void yield_current();
+  void park_current();
+  [[noreturn]] void exit_current();
+
+  // For the monitor in the timer thread: wake a sleeper if work waits behind a busy worker.
+  void check_stuck_workers();
+  bool any_worker_busy() const noexcept {
+    return n_idle_.load(std::memory_order_relaxed) < static_cast<int>(workers_.size());
+  }
+
+ private:
+  explicit scheduler(unsigned threads);
+  void run_worker(worker* w);
+  goroutine* find_runnable(worker* w);
+  goroutine* steal(worker* w, bool take_runnext);
+  goroutine* global_get(worker* w, bool batch);
+  void global_put(goroutine* first, goroutine* last, std::size_t n);
+  void push_local(worker* w, goroutine* g);
+  void wake_idle();
+  void stop_spinning(worker* w);
+  bool work_anywhere() const noexcept;
+  bool global_nonempty() const noexcept {
+    return global_size_.load(std::memory_order_seq_cst) > 0 ||
+           inject_count_.load(std::memory_order_seq_cst) > 0;
+  }
+  void sleep(worker* w);
+  void execute(worker* w, goroutine* g);
+  void switch_out(switch_request r);
+
+  std::vector<worker*> workers_;
+  std::vector<std::thread> threads_;
+
+  // Goroutines made runnable by plain threads (spawned from main, woken by a std::thread or the
+  // timer thread) enter through a Vyukov intrusive MPSC queue: a push is one exchange, so main
+  // spawning a million goroutines never contends with the workers' lock, and a pop (by whoever
+  // holds global_mu_) is O(1), so a long queue is never walked under the lock. `inject_count_`
+  // says whether it is empty: the queue's own pointers cannot say so to other threads exactly.
+  alignas(64) std::atomic<goroutine*> inject_tail_;
+  alignas(64) std::atomic<std::size_t> inject_count_{0};
+  goroutine* inject_head_;  // guarded by global_mu_
+  goroutine inject_stub_;
+  void inject(goroutine* g) noexcept;
+  void inject_link(goroutine* g) noexcept;
+  goroutine* inject_pop_locked() noexcept;
+
+  alignas(64) std::mutex global_mu_;
+  goroutine* global_head_ = nullptr;
+  goroutine* global_tail_ = nullptr;
+  std::atomic<std::size_t> global_size_{0};
+
+  std::mutex idle_mu_;
+  worker* idle_list_ = nullptr;
+  alignas(64) std::atomic<int> n_idle_{0};
+  alignas(64) std::atomic<int> n_spinning_{0};
+};
+
+// The worker this thread is (nullptr on plain threads). Never cache its result across a switch.
+worker* current_worker() noexcept;
+
+}  // namespace gopp::detail

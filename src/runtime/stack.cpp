@@ -1,0 +1,242 @@
+// Goroutine stacks: slabs, guards, the pool. The algorithm and invariants are in stack.hpp.
+#include "runtime/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+namespace gopp::detail {
+
+namespace {
+
+constexpr std::size_t stacks_per_slab = 32;
+constexpr std::size_t max_slabs = 1 << 16;  // 2M stacks: past any realistic address budget
+constexpr std::size_t cache_limit = 64;     // stacks a thread keeps for itself
+
+struct slab {
+  char* base;
+  std::size_t stride;  // guard_size + stack size
+};
+
+std::size_t page_size() {
+  static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+std::size_t round_to_page(std::size_t n) {
+  return (n + page_size() - 1) / page_size() * page_size();
+}
+
+std::atomic<std::size_t> g_stack_size{stack_pool::default_stack_size};
+std::atomic<bool> g_allocated_any{false};
+std::atomic<std::size_t> g_live{0};
+std::atomic<std::size_t> g_reserved{0};
+std::atomic<std::size_t> g_total{0};  // stacks ever mapped
+
+// Append-only slab table, readable from a signal handler without locks: entries are written
+// before g_slab_count is bumped (release), and read below the count (acquire).
+slab g_slabs[max_slabs];
+std::atomic<std::size_t> g_slab_count{0};
+
+std::mutex g_mu;            // guards g_free and slab creation
+stack* g_free = nullptr;    // global free list
+std::size_t g_guarded = 0;  // guarded stacks ever made (guards are never removed)
+std::size_t g_budget = 0;   // computed on first use
+
+struct thread_cache {
+  stack* head = nullptr;
+  std::size_t count = 0;
+  ~thread_cache() {
+    // A thread that ends gives its stacks back to everybody.
+    if (!head) return;
+    std::lock_guard lock(g_mu);
+    while (head) {
+      stack* s = head;
+      head = s->next_free;
+      s->next_free = g_free;
+      g_free = s;
+    }
+  }
+};
+thread_local thread_cache t_cache;
+
+std::size_t read_max_map_count() {
+  std::size_t limit = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    unsigned long v = 0;
+    if (std::fscanf(f, "%lu", &v) == 1 && v > 0) limit = v;
+    std::fclose(f);
+  }
+  return limit;
+}
+
+std::size_t compute_budget() {
+  // Leave room for the process's own mappings (libraries, heaps, thread stacks) and for the
+  // user's: a quarter of the limit, at least 4096 entries. Each guard costs two entries.
+  std::size_t limit = read_max_map_count();
+  std::size_t reserve = std::max<std::size_t>(limit / 4, 4096);
+  return limit > reserve ? (limit - reserve) / 2 : 0;
+}
+
+// Maps a new slab and threads its stacks onto the global free list. Called with g_mu held.
+bool grow_locked() {
+  std::size_t count = g_slab_count.load(std::memory_order_relaxed);
+  if (count == max_slabs) return false;
+  const std::size_t size = g_stack_size.load(std::memory_order_relaxed);
+  const std::size_t stride = stack_pool::guard_size + size;
+  void* mem = mmap(nullptr, stride * stacks_per_slab, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  char* base = static_cast<char*>(mem);
+  g_slabs[count] = slab{base, stride};
+  g_slab_count.store(count + 1, std::memory_order_release);
+  if (g_budget == 0) g_budget = compute_budget();
+  // Descriptors live in the slab's first guard, which is never handed out as stack memory
+  // and which no guard protection covers (stack 0's guard starts after the descriptors' page).
+  static_assert(sizeof(stack) * stacks_per_slab <= stack_pool::guard_size / 2);
+  auto* descriptors = reinterpret_cast<stack*>(base);
+  for (std::size_t i = stacks_per_slab; i-- > 0;) {
+    char* guard = base + i * stride;
+    stack* s = ::new (&descriptors[i]) stack{};
+    s->bottom = guard + stack_pool::guard_size;
+    s->size = size;
+    // Stack 0's guard also holds the slab's descriptors in its first page: protect only the
+    // pages above them, so an overflow of stack 0 faults before it can reach the descriptors.
+    char* protect_from = (i == 0) ? guard + page_size() : guard;
+    std::size_t protect_len =
+        (i == 0) ? stack_pool::guard_size - page_size() : stack_pool::guard_size;
+    if (g_guarded < g_budget && mprotect(protect_from, protect_len, PROT_NONE) == 0) {
+      s->guarded = true;
+      ++g_guarded;
+    }
+    s->next_free = g_free;
+    g_free = s;
+  }
+  g_total.fetch_add(stacks_per_slab, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+bool stack::canary_intact() const noexcept {
+  if (guarded) return true;
+  // The last 64 bytes below the stack: an overflow writes them first. Untouched, they read as
+  // zero without committing a page.
+  const auto* p = reinterpret_cast<const std::uint64_t*>(bottom) - 8;
+  std::uint64_t any = 0;
+  for (int i = 0; i < 8; ++i) any |= p[i];
+  return any == 0;
+}
+
+namespace stack_pool {
+
+void set_stack_size(std::size_t bytes) {
+  if (bytes == 0) bytes = default_stack_size;
+  bytes = std::max<std::size_t>(round_to_page(bytes), 4 * page_size());
+  g_stack_size.store(bytes, std::memory_order_relaxed);
+}
+
+std::size_t stack_size() noexcept {
+  return g_stack_size.load(std::memory_order_relaxed);
+}
+
+stack* allocate() noexcept {
+  thread_cache& c = t_cache;
+  if (!c.head) {
+    std::lock_guard lock(g_mu);
+    g_allocated_any.store(true, std::memory_order_relaxed);
+    if (!g_free && !grow_locked()) return nullptr;
+    // Take up to half a cache's worth in one go, so the lock is taken once per batch.
+    while (g_free && c.count < cache_limit / 2) {
+      stack* s = g_free;
+      g_free = s->next_free;
+      s->next_free = c.head;
+      c.head = s;
+      ++c.count;
+    }
+  }
+  stack* s = c.head;
+  c.head = s->next_free;
+  --c.count;
+  s->next_free = nullptr;
+  g_live.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void release(stack* s) noexcept {
+  g_live.fetch_sub(1, std::memory_order_relaxed);
+  thread_cache& c = t_cache;
+  s->next_free = c.head;
+  c.head = s;
+  if (++c.count <= cache_limit) return;
+  // Too many here: give half back, so stacks freed on one thread serve the others.
+  std::lock_guard lock(g_mu);
+  while (c.count > cache_limit / 2) {
+    stack* x = c.head;
+    c.head = x->next_free;
+    --c.count;
+    x->next_free = g_free;
+    g_free = x;
+  }
+}
+
+bool reserve() noexcept {
+  // Stacks may sit in per-thread caches where another thread's allocate() cannot see them; keep
+  // that much slack mapped beyond live + reserved.
+  const std::size_t slack = 4 * cache_limit;
+  const std::size_t want = g_live.load(std::memory_order_relaxed) +
+                           g_reserved.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (want + slack <= g_total.load(std::memory_order_relaxed)) return true;
+  std::lock_guard lock(g_mu);
+  g_allocated_any.store(true, std::memory_order_relaxed);
+  while (want + slack > g_total.load(std::memory_order_relaxed)) {
+    if (!grow_locked()) {
+      g_reserved.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  return true;
+}
+
+void unreserve() noexcept {
+  g_reserved.fetch_sub(1, std::memory_order_relaxed);
+}
+
+stack* allocate_reserved() noexcept {
+  stack* s = allocate();
+  g_reserved.fetch_sub(1, std::memory_order_relaxed);
+  return s;
+}
+
+bool in_guard(const void* addr, const stack** which) noexcept {
+  const char* a = static_cast<const char*>(addr);
+  const std::size_t n = g_slab_count.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i) {
+    const slab& sl = g_slabs[i];
+    if (a < sl.base || a >= sl.base + sl.stride * stacks_per_slab) continue;
+    const std::size_t offset = static_cast<std::size_t>(a - sl.base) % sl.stride;
+    if (offset >= guard_size) return false;  // inside a stack, not a guard
+    const std::size_t index = static_cast<std::size_t>(a - sl.base) / sl.stride;
+    if (which) *which = &reinterpret_cast<const stack*>(sl.base)[index];
+    return true;
+  }
+  return false;
+}
+
+std::size_t live_stacks() noexcept {
+  return g_live.load(std::memory_order_relaxed);
+}
+
+std::size_t guarded_budget() noexcept {
+  std::lock_guard lock(g_mu);
+  if (g_budget == 0) g_budget = compute_budget();
+  return g_budget;
+}
+
+}  // namespace stack_pool
+}  // namespace gopp::detail

@@ -1,0 +1,70 @@
+// Goroutine stacks: mmap'd in slabs, committed lazily, guarded, and pooled for reuse.
+//
+// Layout of one slab (one mmap of `stacks_per_slab` stacks; addresses grow to the right):
+//
+//   [guard | stack 0 ][guard | stack 1 ] ... each "guard" is `guard_size` bytes
+//
+// Algorithm and invariants:
+//   - A stack is `guard_size + size` bytes of one MAP_NORESERVE mapping: pages are committed
+//     only when a goroutine touches them, so a goroutine that uses 4 KiB costs 4 KiB of RSS.
+//   - The guard below each stack is PROT_NONE while the process stays within its mapping budget:
+//     every guard splits the slab's VMA, costing two entries of vm.max_map_count (65530 by
+//     default). The budget is half of what the limit leaves after the process's other mappings;
+//     a stack allocated past it has no hardware guard, only a "canary": its guard bytes must stay
+//     zero, which the runtime checks at each switch (see canary_intact). This is the documented
+//     trade that lets 100,000+ goroutines be alive at once under the default kernel settings.
+//   - Freed stacks go back to a pool (a per-thread cache in front of a global list) and keep their
+//     committed pages, so a spawn after warm-up costs no system call.
+//   - When mmap fails (memory, RLIMIT_AS, vm.max_map_count), allocate() returns false and the
+//     caller reports it: a stack that cannot be had is never a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gopp::detail {
+
+struct stack {
+  char* bottom = nullptr;  // lowest usable address (the guard lies just below)
+  std::size_t size = 0;    // usable bytes
+  bool guarded = false;    // true: the guard is PROT_NONE; false: it is a zero canary
+  stack* next_free = nullptr;
+
+  char* top() const noexcept { return bottom + size; }
+  // For an unguarded stack: whether the canary bytes below the stack are still all zero.
+  bool canary_intact() const noexcept;
+};
+
+namespace stack_pool {
+constexpr std::size_t guard_size = 16 * 1024;  // a multiple of the page size; see docs
+constexpr std::size_t default_stack_size = 256 * 1024;
+
+// Sets the usable size of every stack (rounded up to pages). Only before the first allocate().
+void set_stack_size(std::size_t bytes);
+std::size_t stack_size() noexcept;
+
+// Takes a stack from the calling thread's cache, the global pool or a new slab.
+// Returns nullptr when no memory can be mapped.
+stack* allocate() noexcept;
+// Returns a stack to the pool.
+void release(stack* s) noexcept;
+
+// Goroutines take their stack when they first run, not when spawned, so a million queued
+// goroutines cost no stack memory. reserve() is called by go(): it makes sure address space for
+// one more stack is mapped (throwing nothing; false when mmap fails), so the allocate() at first
+// run finds one. unreserve() undoes it when the spawn is abandoned; allocate_reserved() is
+// allocate() for a reserved stack.
+bool reserve() noexcept;
+void unreserve() noexcept;
+stack* allocate_reserved() noexcept;
+
+// Whether `addr` lies in the guard of a stack: the stack-overflow handler uses this (it is
+// async-signal-safe: it reads an append-only table of slabs).
+bool in_guard(const void* addr, const stack** which) noexcept;
+
+// Counters for tests and diagnostics.
+std::size_t live_stacks() noexcept;     // allocated and not released
+std::size_t guarded_budget() noexcept;  // how many guarded stacks the mapping budget allows
+}  // namespace stack_pool
+
+}  // namespace gopp::detail
