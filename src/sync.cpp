@@ -1,0 +1,130 @@
+// wait_group and mutex on the parking primitive.
+//
+// wait_group (Go's sync/waitgroup.go): state = counter << 32 | waiters.
+//   add(n):  one fetch_add. If the counter is now > 0, or nobody waits, done: nothing of the
+//            wait_group is touched afterwards. If it reached 0 with w waiters, the adder resets
+//            the state and releases w waiters: those already queued are completed (outside the
+//            lock), the rest get a pending release they consume when they queue. A waiter cannot
+//            return before it is released, so the wait_group is alive while the adder uses it.
+//   wait():  returns at once if the counter is 0; else counts itself as a waiter (CAS), then
+//            queues and parks (or consumes a pending release).
+// mutex: `locked_` is taken by CAS. Contended lockers queue under `queue_lock_` and park; unlock()
+//   takes queue_lock_ and either hands the mutex to the first waiter (locked_ stays 1: no one can
+//   barge between) or clears locked_. Because unlock() and a queuing locker both decide under
+//   queue_lock_, and the locker re-tries the CAS under it, no wake-up is lost.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "gopp/sync.hpp"
+
+namespace gopp {
+
+namespace {
+constexpr std::uint64_t one_count = std::uint64_t{1} << 32;
+
+[[noreturn]] void fatal(const char* msg) {
+  // Best effort: we abort whether or not the message got out.
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, msg, __builtin_strlen(msg));
+  std::abort();
+}
+}  // namespace
+
+void wait_group::add(std::ptrdiff_t n) {
+  const std::uint64_t delta = static_cast<std::uint64_t>(static_cast<std::int64_t>(n)) << 32;
+  const std::uint64_t s = state_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  const auto counter = static_cast<std::int32_t>(s >> 32);
+  const auto waiters = static_cast<std::uint32_t>(s);
+  if (counter < 0) {
+    state_.fetch_sub(delta, std::memory_order_acq_rel);  // undo: the misuse loses nothing
+    throw std::logic_error("sync: negative WaitGroup counter");
+  }
+  if (n > 0 && waiters > 0 && counter == n) {
+    state_.fetch_sub(delta, std::memory_order_acq_rel);
+    throw std::logic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
+  }
+  if (counter > 0 || waiters == 0) return;
+  // Counter reached zero with waiters: release all of them. Nobody may add concurrently now
+  // (Go's rule: Add with a positive delta that starts from zero must happen before Wait).
+  state_.store(0, std::memory_order_release);
+  detail::waiter* list;
+  {
+    std::lock_guard lock(lock_);
+    list = waiters_;
+    waiters_ = nullptr;
+    std::uint32_t queued = 0;
+    for (detail::waiter* w = list; w; w = w->next) ++queued;
+    pending_releases_ += waiters - queued;
+  }
+  while (list) {
+    detail::waiter* next = list->next;
+    list->sel->complete();
+    list = next;
+  }
+}
+
+void wait_group::wait() {
+  std::uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((s >> 32) == 0) return;
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) break;
+  }
+  detail::select_state sel(detail::current_parker());
+  detail::waiter w;
+  w.sel = &sel;
+  {
+    std::lock_guard lock(lock_);
+    if (pending_releases_ > 0) {
+      --pending_releases_;
+      return;
+    }
+    w.next = waiters_;
+    waiters_ = &w;
+  }
+  sel.wait(detail::wait_reason::wait_group);
+}
+
+void mutex::lock_slow() {
+  // A short spin first: critical sections are often shorter than a park and unpark.
+  for (int i = 0; i < 64; ++i) {
+    GOPP_CPU_RELAX();
+    if (locked_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+  }
+  detail::select_state sel(detail::current_parker());
+  detail::waiter w;
+  w.sel = &sel;
+  {
+    std::lock_guard lock(queue_lock_);
+    if (try_lock()) return;
+    if (tail_) {
+      tail_->next = &w;
+    } else {
+      head_ = &w;
+    }
+    tail_ = &w;
+  }
+  sel.wait(detail::wait_reason::mutex);
+  // unlock() handed the mutex over to us: locked_ stayed 1. Its release ordering reaches us
+  // through `done` (release/acquire).
+}
+
+void mutex::unlock() {
+  detail::waiter* next = nullptr;
+  {
+    std::lock_guard lock(queue_lock_);
+    if (locked_.load(std::memory_order_relaxed) == 0) {
+      fatal("fatal error: sync: unlock of unlocked mutex\n");
+    }
+    next = head_;
+    if (next) {
+      head_ = next->next;
+      if (!head_) tail_ = nullptr;
+    } else {
+      locked_.store(0, std::memory_order_release);
+    }
+  }
+  if (next) next->sel->complete();
+}
+
+}  // namespace gopp
