@@ -1,0 +1,3 @@
+module goppbench
+
+go 1.19

@@ -1,0 +1,339 @@
+// Command goppbench is Go's side of gopp's benchmark set (bench/README.md):
+// B1..B8 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
+// have a reference to be compared with.
+//
+// Output, one line per benchmark: `<ID> <name> <metric>=<value> ...`.
+// Flags: --quick divides every size by 10; --only B3 runs one benchmark. Without --only every
+// benchmark but B6 runs (B6 measures the process's peak memory, so it runs alone).
+// B1..B7 run their body once untimed (a warm-up: the runtime keeps freed goroutine stacks for
+// reuse), then once timed. GOMAXPROCS is Go's default, the number of cores.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// scale is 1, or 10 under --quick: every size is divided by it.
+var scale = 1
+
+func sized(n int) int { return n / scale }
+
+// B1: two goroutines, two unbuffered channels; main sends i, the other sends it back.
+func pingpong(n int) {
+	ping := make(chan int)
+	pong := make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+		close(pong)
+	}()
+	for i := 0; i < n; i++ {
+		ping <- i
+		if <-pong != i {
+			panic("pingpong: wrong value")
+		}
+	}
+	close(ping)
+}
+
+// B2: one producer, one consumer (main), a channel of capacity 1024.
+func spsc(n int) {
+	ch := make(chan int, 1024)
+	go func() {
+		for i := 0; i < n; i++ {
+			ch <- i
+		}
+		close(ch)
+	}()
+	count := 0
+	for range ch {
+		count++
+	}
+	if count != n {
+		panic("spsc: lost items")
+	}
+}
+
+// B3: 4 producers, 4 consumers, a channel of capacity 128; every item counted.
+func mpmc(perProducer int) {
+	const producers, consumers = 4, 4
+	ch := make(chan int, 128)
+	var pwg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			for i := 0; i < perProducer; i++ {
+				ch <- i
+			}
+		}()
+	}
+	counts := make([]int, consumers)
+	var cwg sync.WaitGroup
+	for c := 0; c < consumers; c++ {
+		cwg.Add(1)
+		go func(c int) {
+			defer cwg.Done()
+			n := 0
+			for range ch {
+				n++
+			}
+			counts[c] = n
+		}(c)
+	}
+	pwg.Wait()
+	close(ch)
+	cwg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if total != producers*perProducer {
+		panic("mpmc: lost items")
+	}
+}
+
+// B4: spawn n goroutines, each calls wg.Done(); main waits.
+func spawn(n int) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+
+// B5 is "Go by Example: Worker Pools" with numJobs jobs and no printing or sleeping.
+func worker(id int, jobs <-chan int, results chan<- int) {
+	for j := range jobs {
+		results <- j * 2
+	}
+}
+
+func poolTiny(numJobs int) {
+	jobs := make(chan int, numJobs)
+	results := make(chan int, numJobs)
+	for w := 1; w <= 3; w++ {
+		go worker(w, jobs, results)
+	}
+	for j := 1; j <= numJobs; j++ {
+		jobs <- j
+	}
+	close(jobs)
+	for a := 1; a <= numJobs; a++ {
+		<-results
+	}
+}
+
+// B6: n goroutines each sleep 100 ms then call wg.Done(); main waits.
+func sleepers(n int) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(100 * time.Millisecond)
+		}()
+	}
+	wg.Wait()
+}
+
+// B7: one receiver selects over two unbuffered channels fed by two producers of n ints each.
+func select2(n int) {
+	a := make(chan int)
+	b := make(chan int)
+	produce := func(ch chan<- int) {
+		for i := 0; i < n; i++ {
+			ch <- i
+		}
+		close(ch)
+	}
+	go produce(a)
+	go produce(b)
+	count := 0
+	for a != nil || b != nil {
+		select {
+		case _, ok := <-a:
+			if !ok {
+				a = nil
+				continue
+			}
+			count++
+		case _, ok := <-b:
+			if !ok {
+				b = nil
+				continue
+			}
+			count++
+		}
+	}
+	if count != 2*n {
+		panic("select2: lost items")
+	}
+}
+
+// B8 is the seed: "Go by Example: Worker Pools" as written (5 jobs, 3 workers, each job
+// sleeps), without its printing; then the same jobs one after another.
+func seedWorker(id int, jobs <-chan int, results chan<- int, d time.Duration) {
+	for j := range jobs {
+		time.Sleep(d)
+		results <- j * 2
+	}
+}
+
+func seedPool(d time.Duration) {
+	const numJobs = 5
+	jobs := make(chan int, numJobs)
+	results := make(chan int, numJobs)
+	for w := 1; w <= 3; w++ {
+		go seedWorker(w, jobs, results, d)
+	}
+	for j := 1; j <= numJobs; j++ {
+		jobs <- j
+	}
+	close(jobs)
+	for a := 1; a <= numJobs; a++ {
+		<-results
+	}
+}
+
+func seedSequential(d time.Duration) {
+	const numJobs = 5
+	sum := 0
+	for j := 1; j <= numJobs; j++ {
+		time.Sleep(d)
+		sum += j * 2
+	}
+	_ = sum
+}
+
+// timed runs body once untimed (the warm-up), then once timed, and returns the timed duration.
+func timed(body func()) time.Duration {
+	body()
+	start := time.Now()
+	body()
+	return time.Since(start)
+}
+
+func nsPer(d time.Duration, n int) string {
+	return strconv.FormatFloat(float64(d.Nanoseconds())/float64(n), 'f', 1, 64)
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Nanoseconds())/1e6, 'f', 1, 64)
+}
+
+// vmHWMMiB reads the process's peak resident set size (VmHWM) from /proc/self/status.
+func vmHWMMiB() string {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return "nan"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil {
+				return "nan"
+			}
+			return strconv.FormatFloat(kb/1024, 'f', 1, 64)
+		}
+	}
+	return "nan"
+}
+
+type benchmark struct {
+	id, name string
+	run      func() string // runs the benchmark, returns its metrics
+}
+
+func benchmarks() []benchmark {
+	return []benchmark{
+		{"B1", "pingpong", func() string {
+			n := sized(1_000_000)
+			return "ns_per_roundtrip=" + nsPer(timed(func() { pingpong(n) }), n)
+		}},
+		{"B2", "spsc", func() string {
+			n := sized(10_000_000)
+			return "ns_per_item=" + nsPer(timed(func() { spsc(n) }), n)
+		}},
+		{"B3", "mpmc", func() string {
+			per := sized(2_500_000)
+			return "ns_per_item=" + nsPer(timed(func() { mpmc(per) }), 4*per)
+		}},
+		{"B4", "spawn", func() string {
+			n := sized(1_000_000)
+			return "ns_per_goroutine=" + nsPer(timed(func() { spawn(n) }), n)
+		}},
+		{"B5", "pool_tiny", func() string {
+			n := sized(1_000_000)
+			return "ms_total=" + ms(timed(func() { poolTiny(n) }))
+		}},
+		{"B6", "sleepers", func() string {
+			n := sized(100_000)
+			d := timed(func() { sleepers(n) })
+			return "ms_total=" + ms(d) + " vmhwm_mb=" + vmHWMMiB()
+		}},
+		{"B7", "select2", func() string {
+			n := sized(500_000)
+			return "ns_per_item=" + nsPer(timed(func() { select2(n) }), 2*n)
+		}},
+		{"B8", "seed_demo", func() string {
+			d := time.Second / time.Duration(scale)
+			start := time.Now()
+			seedPool(d)
+			pool := time.Since(start)
+			start = time.Now()
+			seedSequential(d)
+			seq := time.Since(start)
+			return fmt.Sprintf("s_pool=%.3f s_sequential=%.3f", pool.Seconds(), seq.Seconds())
+		}},
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: gopp-go-bench [--quick] [--only B1..B8]")
+	os.Exit(2)
+}
+
+func main() {
+	only := ""
+	args := os.Args[1:]
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--quick":
+			scale = 10
+		case "--only":
+			if i+1 >= len(args) {
+				usage()
+			}
+			i++
+			only = args[i]
+		default:
+			usage()
+		}
+	}
+	found := false
+	for _, b := range benchmarks() {
+		if only != "" && b.id != only || only == "" && b.id == "B6" {
+			continue
+		}
+		found = true
+		fmt.Printf("%s %s %s\n", b.id, b.name, b.run())
+	}
+	if !found {
+		fmt.Fprintf(os.Stderr, "gopp-go-bench: no benchmark %q\n", only)
+		os.Exit(2)
+	}
+}
