@@ -97,7 +97,8 @@ void sleep_until(std::chrono::steady_clock::time_point t);
 
 // True when called from a goroutine.
 bool in_goroutine() noexcept;
-// Go: runtime.NumGoroutine(): goroutines started by go() and not yet finished.
+// Go: runtime.NumGoroutine(): goroutines started by go() and not yet finished. Seeing the count
+// drop synchronizes with the goroutines that finished: all they did happens before the read.
 std::size_t num_goroutines() noexcept;
 // The current goroutine's id (1, 2, ... in start order), or 0 on a plain thread.
 std::uint64_t goroutine_id() noexcept;

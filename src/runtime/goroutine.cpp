@@ -191,12 +191,14 @@ void run_closure(goroutine* g) noexcept {
 void finish_goroutine(goroutine* g) noexcept {
   stack_pool::release(g->stk);
   g->stk = nullptr;
-  g_live.fetch_sub(1, std::memory_order_relaxed);
+  // Release, paired with the acquire in live_goroutines(): a thread that sees the count drop may
+  // free what the goroutine used (a test's pipeline does, after waiting for its goroutines).
+  g_live.fetch_sub(1, std::memory_order_release);
   free_goroutine(g);
 }
 
 std::size_t live_goroutines() noexcept {
-  return g_live.load(std::memory_order_relaxed);
+  return g_live.load(std::memory_order_acquire);
 }
 
 }  // namespace gopp::detail
