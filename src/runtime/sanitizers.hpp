@@ -29,6 +29,7 @@ extern "C" {
 void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
 void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
                                      std::size_t* size_old);
+void __asan_unpoison_memory_region(void const volatile* addr, std::size_t size);
 }
 #endif
 #ifdef GOPP_TSAN
@@ -80,6 +81,17 @@ inline void on_fiber_destroy(fiber_state& s) {
   s.tsan_fiber = nullptr;
 #else
   (void)s;
+#endif
+}
+// A pooled stack is handed to a new goroutine. The previous goroutine's last frames never
+// returned (a goroutine ends by switching away), so their redzones are still poisoned; code
+// that ASan does not instrument (the unwinder, the context switch) may reuse those bytes.
+inline void on_stack_reuse(const void* bottom, std::size_t size) {
+#ifdef GOPP_ASAN
+  __asan_unpoison_memory_region(bottom, size);
+#else
+  (void)bottom;
+  (void)size;
 #endif
 }
 // A scheduler (a thread's native stack) adopts its own context.

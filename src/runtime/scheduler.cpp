@@ -121,6 +121,7 @@ void scheduler::execute(worker* w, goroutine* g) {
     if (!g->stk) {
       g->stk = stack_pool::allocate_reserved();
       if (!g->stk) report_no_stack(g);
+      sanitizer::on_stack_reuse(g->stk->bottom, g->stk->size);
       make_context(g->context, g->stk->top(), g->stk->size, &goroutine_entry);
       sanitizer::on_fiber_create(g->context.san);
     }
