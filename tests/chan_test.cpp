@@ -674,7 +674,10 @@ void expect_order_eventually(Attempt attempt, const std::vector<int>& want) {
     std::vector<int> got = attempt(settle_time() * factor);
     if (got == want) return;
     seen += " [";
-    for (int v : got) seen += " " + std::to_string(v);
+    for (int v : got) {
+      seen += ' ';  // not `" " + std::to_string(v)`: g++ 12 -O2 warns on it (-Wstringop-overflow)
+      seen += std::to_string(v);
+    }
     seen += " ]";
   }
   ADD_FAILURE() << "wrong order in every attempt:" << seen;

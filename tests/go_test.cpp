@@ -384,7 +384,7 @@ TEST_F(Go, GoroutineIdsAreNonzeroDistinctAndStable) {
 }
 
 TEST_F(Go, GoroutineIdsFollowStartOrder) {
-  // go.hpp: ids are 1, 2, ... in start order, so one spawner's goroutines have rising ids.
+  // go.hpp: the goroutines one thread starts get rising ids (ids come in per-thread blocks).
   std::uint64_t first = 0, second = 0;
   countdown done(2);
   gopp::go([&] {

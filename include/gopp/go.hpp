@@ -10,8 +10,8 @@
 // see runtime_options::stack_size and docs/design/runtime.md for the limits).
 //
 // An exception that escapes a goroutine prints `panic: <what()>` (or `panic: unknown exception`)
-// with the goroutine's id to stderr and calls std::terminate, as an unrecovered panic ends a Go
-// program.
+// with the goroutine's id (and, for one started by a goroutine, "created by goroutine N") to
+// stderr and calls std::terminate, as an unrecovered panic ends a Go program.
 #pragma once
 
 #include <chrono>
@@ -100,7 +100,9 @@ bool in_goroutine() noexcept;
 // Go: runtime.NumGoroutine(): goroutines started by go() and not yet finished. Seeing the count
 // drop synchronizes with the goroutines that finished: all they did happens before the read.
 std::size_t num_goroutines() noexcept;
-// The current goroutine's id (1, 2, ... in start order), or 0 on a plain thread.
+// The current goroutine's id, or 0 on a plain thread. Ids are unique and never reused; the
+// goroutines one thread starts get rising ids (each thread takes ids in blocks of 16, as Go's Ps
+// do, so goroutines started by different threads are not ordered by id).
 std::uint64_t goroutine_id() noexcept;
 // The number of OS threads that run goroutines (starts the runtime if needed).
 unsigned num_threads();

@@ -1,8 +1,8 @@
 // Goroutine records: allocation, spawning, running the closure, and finishing.
 //
-// Records are recycled through a per-thread cache backed by a global free list (a spawner on a
-// plain thread allocates what workers free), moved in batches so the global lock is taken once
-// per batch, not once per goroutine.
+// Records are recycled through a free_pool (free_pool.hpp): a per-thread array in front of a
+// global one, so a spawner on one thread reuses what workers free on others, and the global lock
+// is taken once per half-array, not once per goroutine.
 #include "runtime/goroutine.hpp"
 
 #include <unistd.h>
@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/free_pool.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/scheduler.hpp"
 
@@ -26,26 +27,31 @@ namespace {
 
 constexpr std::size_t cache_limit = 256;
 
+constexpr std::uint64_t id_block = 16;
 std::atomic<std::uint64_t> g_next_id{1};
-std::atomic<std::size_t> g_live{0};
-
-std::mutex g_free_mu;
-goroutine* g_free = nullptr;
-
-struct record_cache {
-  goroutine* head = nullptr;
-  std::size_t count = 0;
-  ~record_cache() {
-    std::lock_guard lock(g_free_mu);
-    while (head) {
-      goroutine* g = head;
-      head = g->next;
-      g->next = g_free;
-      g_free = g;
-    }
-  }
+// A thread's block of ids: one shared increment per 16 spawns, not per spawn (Go's goidcache).
+struct id_cache {
+  std::uint64_t next = 0;
+  std::uint64_t end = 0;
 };
-thread_local record_cache t_records;
+thread_local id_cache t_ids;
+
+std::uint64_t next_goroutine_id() noexcept {
+  id_cache& c = t_ids;
+  if (c.next == c.end) {
+    c.next = g_next_id.fetch_add(id_block, std::memory_order_relaxed);
+    c.end = c.next + id_block;
+  }
+  return c.next++;
+}
+
+using record_pool = free_pool<goroutine, cache_limit>;
+// Never destroyed: goroutines finish, and free their records, while static destructors run.
+record_pool& free_records() {
+  static auto* pool = new record_pool;
+  return *pool;
+}
+thread_local record_pool::local t_records{free_records()};
 
 void write_stderr(const char* s, std::size_t n) noexcept {
   while (n > 0) {
@@ -59,9 +65,14 @@ void write_stderr(const char* s, std::size_t n) noexcept {
 [[noreturn]] void panic(const goroutine* g, const char* what) noexcept {
   std::string msg = "panic: ";
   msg += what;
-  char buf[64];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "\n\ngoroutine %" PRIu64 " [running]\n", g->id);
   msg += buf;
+  // As Go's traceback ends: who started it (ids of different threads' goroutines are unordered).
+  if (g->parent_id != 0) {
+    std::snprintf(buf, sizeof buf, "created by goroutine %" PRIu64 "\n", g->parent_id);
+    msg += buf;
+  }
   write_stderr(msg.data(), msg.size());
   std::terminate();
 }
@@ -90,23 +101,8 @@ void free_heap_closure(goroutine* g) noexcept {
 }  // namespace
 
 goroutine* allocate_goroutine() {
-  record_cache& c = t_records;
-  if (!c.head) {
-    std::lock_guard lock(g_free_mu);
-    while (g_free && c.count < cache_limit / 2) {
-      goroutine* g = g_free;
-      g_free = g->next;
-      g->next = c.head;
-      c.head = g;
-      ++c.count;
-    }
-  }
-  if (goroutine* g = c.head) {
-    c.head = g->next;
-    --c.count;
-    g->next = nullptr;
-    return g;
-  }
+  if (goroutine* g = t_records.take()) return g;
+  free_records().created(1);
   auto* g = new goroutine;
   g->park_token.owner_ = g;
   register_record(g);
@@ -116,18 +112,7 @@ goroutine* allocate_goroutine() {
 void free_goroutine(goroutine* g) noexcept {
   g->context = fiber_context{};
   g->reason = wait_reason::none;
-  record_cache& c = t_records;
-  g->next = c.head;
-  c.head = g;
-  if (++c.count <= cache_limit) return;
-  std::lock_guard lock(g_free_mu);
-  while (c.count > cache_limit / 2) {
-    goroutine* x = c.head;
-    c.head = x->next;
-    --c.count;
-    x->next = g_free;
-    g_free = x;
-  }
+  t_records.put(g);
 }
 
 void* spawn_prepare(std::size_t size, std::size_t align, const closure_ops* ops, goroutine** out) {
@@ -136,7 +121,7 @@ void* spawn_prepare(std::size_t size, std::size_t align, const closure_ops* ops,
     throw stack_exhausted_error(
         "gopp: cannot allocate a goroutine stack (mmap failed: out of memory, RLIMIT_AS or "
         "vm.max_map_count reached) with " +
-        std::to_string(g_live.load(std::memory_order_relaxed)) + " goroutines alive");
+        std::to_string(live_goroutines()) + " goroutines alive");
   }
   goroutine* g = nullptr;
   try {
@@ -170,8 +155,9 @@ void spawn_abort(goroutine* g) noexcept {
 }
 
 void spawn_commit(goroutine* g) {
-  g->id = g_next_id.fetch_add(1, std::memory_order_relaxed);
-  g_live.fetch_add(1, std::memory_order_relaxed);
+  g->id = next_goroutine_id();
+  const goroutine* parent = current_goroutine();
+  g->parent_id = parent ? parent->id : 0;
   scheduler::instance().spawn(g);
 }
 
@@ -189,16 +175,17 @@ void run_closure(goroutine* g) noexcept {
 }
 
 void finish_goroutine(goroutine* g) noexcept {
-  stack_pool::release(g->stk);
+  stack* stk = g->stk;
   g->stk = nullptr;
-  // Release, paired with the acquire in live_goroutines(): a thread that sees the count drop may
-  // free what the goroutine used (a test's pipeline does, after waiting for its goroutines).
-  g_live.fetch_sub(1, std::memory_order_release);
   free_goroutine(g);
+  // Last: ends the goroutine's claim, which is what live_goroutines() counts.
+  stack_pool::release(stk);
 }
 
 std::size_t live_goroutines() noexcept {
-  return g_live.load(std::memory_order_acquire);
+  // Every goroutine holds one stack claim from go() to its end (stack.hpp), so the claims are
+  // the goroutines: one shared counter per spawn instead of two.
+  return stack_pool::claimed();
 }
 
 }  // namespace gopp::detail

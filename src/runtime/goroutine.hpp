@@ -1,7 +1,7 @@
 // The goroutine record: what the scheduler knows about one goroutine.
 //
-// Lifetime: spawn_prepare() takes a record from a free list (per-thread cache in front of a
-// global list); the closure lives inline in the record when it fits, else on the heap. The stack
+// Lifetime: spawn_prepare() takes a record from a free_pool (per-thread array in front of a
+// global one); the closure lives inline in the record when it fits, else on the heap. The stack
 // is taken only when the goroutine first runs, so goroutines that wait in a run queue cost no
 // stack, and a spawn-and-finish loop reuses a handful of stacks. On exit the scheduler returns the
 // stack and the record.
@@ -19,12 +19,12 @@
 namespace gopp::detail {
 
 struct goroutine {
-  goroutine* next = nullptr;                     // intrusive link: global run queue, free lists
   std::atomic<goroutine*> inject_next{nullptr};  // link in the scheduler's inject queue
   fiber_context context;
   stack* stk = nullptr;  // null until the first run
   parker park_token;     // the goroutine's parker (owner_ == this)
   std::uint64_t id = 0;
+  std::uint64_t parent_id = 0;  // the goroutine that called go(); 0 for a plain thread
   wait_reason reason = wait_reason::none;
 
   const closure_ops* ops = nullptr;

@@ -119,7 +119,7 @@ void scheduler::execute(worker* w, goroutine* g) {
     w->current = g;
     w->switches.store(w->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!g->stk) {
-      g->stk = stack_pool::allocate_reserved();
+      g->stk = stack_pool::allocate();
       if (!g->stk) report_no_stack(g);
       sanitizer::on_stack_reuse(g->stk->bottom, g->stk->size);
       make_context(g->context, g->stk->top(), g->stk->size, &goroutine_entry);
@@ -277,42 +277,25 @@ goroutine* scheduler::global_get(worker* w, bool batch) {
       return first;
     }
   }
-  const std::size_t size = global_size_.load(std::memory_order_relaxed);
+  const std::size_t size = global_.size();
   if (size == 0) return nullptr;
   std::size_t n = 1;
   if (batch) {
     n = size / workers_.size() + 1;
     n = std::min<std::size_t>({n, size, run_queue::capacity / 2});
   }
-  // Unlink the whole batch before publishing any of it: once a goroutine is in our run queue it
-  // may be stolen, run, finish and be recycled, and its `next` is then no longer ours to read.
-  goroutine* first = global_head_;
-  goroutine* last = first;
-  for (std::size_t i = 1; i < n; ++i) last = last->next;
-  global_head_ = last->next;
-  if (!global_head_) global_tail_ = nullptr;
-  global_size_.store(size - n, std::memory_order_relaxed);
-  last->next = nullptr;
-  goroutine* g = first->next;
-  first->next = nullptr;
-  while (g) {
-    goroutine* next = g->next;
-    w->runq.push(g);  // the caller's queue is empty in batch mode: this cannot fail
-    g = next;
+  n = global_.pop(w->batch, n);
+  global_size_.store(global_.size(), std::memory_order_relaxed);
+  for (std::size_t i = 1; i < n; ++i) {
+    w->runq.push(w->batch[i]);  // the caller's queue is empty in batch mode: this cannot fail
   }
-  return first;
+  return w->batch[0];
 }
 
-void scheduler::global_put(goroutine* first, goroutine* last, std::size_t n) {
-  last->next = nullptr;
+void scheduler::global_put(goroutine* const* items, std::size_t n) {
   std::lock_guard lock(global_mu_);
-  if (global_tail_) {
-    global_tail_->next = first;
-  } else {
-    global_head_ = first;
-  }
-  global_tail_ = last;
-  global_size_.store(global_size_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  global_.push(items, n);
+  global_size_.store(global_.size(), std::memory_order_relaxed);
 }
 
 void scheduler::push_local(worker* w, goroutine* g) {
@@ -320,9 +303,8 @@ void scheduler::push_local(worker* w, goroutine* g) {
     // Full: move the older half, and g, to the global queue where everybody can take them.
     const std::uint32_t n = w->runq.take_half(w->batch);
     if (n == 0) continue;  // a stealer made room
-    for (std::uint32_t i = 0; i + 1 < n; ++i) w->batch[i]->next = w->batch[i + 1];
-    w->batch[n - 1]->next = g;
-    global_put(w->batch[0], g, n + 1);
+    w->batch[n] = g;
+    global_put(w->batch, n + 1);
     return;
   }
 }

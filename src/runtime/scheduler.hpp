@@ -95,7 +95,7 @@ class scheduler {
   goroutine* find_runnable(worker* w);
   goroutine* steal(worker* w, bool take_runnext);
   goroutine* global_get(worker* w, bool batch);
-  void global_put(goroutine* first, goroutine* last, std::size_t n);
+  void global_put(goroutine* const* items, std::size_t n);
   void push_local(worker* w, goroutine* g);
   void wake_idle();
   void stop_spinning(worker* w);
@@ -125,9 +125,8 @@ class scheduler {
   goroutine* inject_pop_locked() noexcept;
 
   alignas(64) std::mutex global_mu_;
-  goroutine* global_head_ = nullptr;
-  goroutine* global_tail_ = nullptr;
-  std::atomic<std::size_t> global_size_{0};
+  goroutine_ring global_;                    // guarded by global_mu_
+  std::atomic<std::size_t> global_size_{0};  // global_.size(), for checks without the lock
 
   std::mutex idle_mu_;
   worker* idle_list_ = nullptr;

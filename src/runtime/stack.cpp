@@ -1,6 +1,8 @@
 // Goroutine stacks: slabs, guards, the pool. The algorithm and invariants are in stack.hpp.
 #include "runtime/stack.hpp"
 
+#include "runtime/free_pool.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 namespace gopp::detail {
 
@@ -33,37 +36,27 @@ std::size_t round_to_page(std::size_t n) {
 }
 
 std::atomic<std::size_t> g_stack_size{stack_pool::default_stack_size};
-std::atomic<bool> g_allocated_any{false};
-std::atomic<std::size_t> g_live{0};
-std::atomic<std::size_t> g_reserved{0};
-std::atomic<std::size_t> g_total{0};  // stacks ever mapped
+// Stacks reserved by go() or running a goroutine. reserve() keeps g_total (stacks mapped, only
+// written under g_mu) ahead of it, so that the allocation at a goroutine's first run succeeds.
+std::atomic<std::size_t> g_claimed{0};
+std::atomic<std::size_t> g_total{0};
 
 // Append-only slab table, readable from a signal handler without locks: entries are written
 // before g_slab_count is bumped (release), and read below the count (acquire).
 slab g_slabs[max_slabs];
 std::atomic<std::size_t> g_slab_count{0};
 
-std::mutex g_mu;            // guards g_free and slab creation
-stack* g_free = nullptr;    // global free list
+std::mutex g_mu;            // guards slab creation
 std::size_t g_guarded = 0;  // guarded stacks ever made (guards are never removed)
 std::size_t g_budget = 0;   // computed on first use
 
-struct thread_cache {
-  stack* head = nullptr;
-  std::size_t count = 0;
-  ~thread_cache() {
-    // A thread that ends gives its stacks back to everybody.
-    if (!head) return;
-    std::lock_guard lock(g_mu);
-    while (head) {
-      stack* s = head;
-      head = s->next_free;
-      s->next_free = g_free;
-      g_free = s;
-    }
-  }
-};
-thread_local thread_cache t_cache;
+using stack_free_pool = free_pool<stack, cache_limit>;
+// Never destroyed: goroutines run, and free stacks, while static destructors run at exit.
+stack_free_pool& free_stacks() {
+  static auto* pool = new stack_free_pool;
+  return *pool;
+}
+thread_local stack_free_pool::local t_cache{free_stacks()};
 
 std::size_t read_max_map_count() {
   std::size_t limit = 65530;
@@ -83,10 +76,15 @@ std::size_t compute_budget() {
   return limit > reserve ? (limit - reserve) / 2 : 0;
 }
 
-// Maps a new slab and threads its stacks onto the global free list. Called with g_mu held.
+// Maps a new slab and gives its stacks to the pool. Called with g_mu held.
 bool grow_locked() {
   std::size_t count = g_slab_count.load(std::memory_order_relaxed);
   if (count == max_slabs) return false;
+  try {
+    free_stacks().created(stacks_per_slab);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   const std::size_t size = g_stack_size.load(std::memory_order_relaxed);
   const std::size_t stride = stack_pool::guard_size + size;
   void* mem = mmap(nullptr, stride * stacks_per_slab, PROT_READ | PROT_WRITE,
@@ -100,6 +98,7 @@ bool grow_locked() {
   // and which no guard protection covers (stack 0's guard starts after the descriptors' page).
   static_assert(sizeof(stack) * stacks_per_slab <= stack_pool::guard_size / 2);
   auto* descriptors = reinterpret_cast<stack*>(base);
+  stack* fresh[stacks_per_slab];
   for (std::size_t i = stacks_per_slab; i-- > 0;) {
     char* guard = base + i * stride;
     stack* s = ::new (&descriptors[i]) stack{};
@@ -114,9 +113,9 @@ bool grow_locked() {
       s->guarded = true;
       ++g_guarded;
     }
-    s->next_free = g_free;
-    g_free = s;
+    fresh[i] = s;
   }
+  free_stacks().give(fresh, stacks_per_slab);
   g_total.fetch_add(stacks_per_slab, std::memory_order_relaxed);
   return true;
 }
@@ -146,57 +145,33 @@ std::size_t stack_size() noexcept {
 }
 
 stack* allocate() noexcept {
-  thread_cache& c = t_cache;
-  if (!c.head) {
-    std::lock_guard lock(g_mu);
-    g_allocated_any.store(true, std::memory_order_relaxed);
-    if (!g_free && !grow_locked()) return nullptr;
-    // Take up to half a cache's worth in one go, so the lock is taken once per batch.
-    while (g_free && c.count < cache_limit / 2) {
-      stack* s = g_free;
-      g_free = s->next_free;
-      s->next_free = c.head;
-      c.head = s;
-      ++c.count;
-    }
-  }
-  stack* s = c.head;
-  c.head = s->next_free;
-  --c.count;
-  s->next_free = nullptr;
-  g_live.fetch_add(1, std::memory_order_relaxed);
-  return s;
+  if (stack* s = t_cache.take()) return s;
+  std::lock_guard lock(g_mu);
+  if (stack* s = t_cache.take()) return s;  // another thread grew the pool meanwhile
+  return grow_locked() ? t_cache.take() : nullptr;
 }
 
 void release(stack* s) noexcept {
-  g_live.fetch_sub(1, std::memory_order_relaxed);
-  thread_cache& c = t_cache;
-  s->next_free = c.head;
-  c.head = s;
-  if (++c.count <= cache_limit) return;
-  // Too many here: give half back, so stacks freed on one thread serve the others.
-  std::lock_guard lock(g_mu);
-  while (c.count > cache_limit / 2) {
-    stack* x = c.head;
-    c.head = x->next_free;
-    --c.count;
-    x->next_free = g_free;
-    g_free = x;
-  }
+  t_cache.put(s);
+  // Release, paired with the acquire in claimed(): a thread that sees the count of goroutines
+  // drop may free what they used (a test's pipeline does, after waiting for its goroutines).
+  g_claimed.fetch_sub(1, std::memory_order_release);
+}
+
+std::size_t claimed() noexcept {
+  return g_claimed.load(std::memory_order_acquire);
 }
 
 bool reserve() noexcept {
   // Stacks may sit in per-thread caches where another thread's allocate() cannot see them; keep
-  // that much slack mapped beyond live + reserved.
+  // that much slack mapped beyond the claimed ones.
   const std::size_t slack = 4 * cache_limit;
-  const std::size_t want = g_live.load(std::memory_order_relaxed) +
-                           g_reserved.fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::size_t want = g_claimed.fetch_add(1, std::memory_order_relaxed) + 1;
   if (want + slack <= g_total.load(std::memory_order_relaxed)) return true;
   std::lock_guard lock(g_mu);
-  g_allocated_any.store(true, std::memory_order_relaxed);
   while (want + slack > g_total.load(std::memory_order_relaxed)) {
     if (!grow_locked()) {
-      g_reserved.fetch_sub(1, std::memory_order_relaxed);
+      g_claimed.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
   }
@@ -204,13 +179,7 @@ bool reserve() noexcept {
 }
 
 void unreserve() noexcept {
-  g_reserved.fetch_sub(1, std::memory_order_relaxed);
-}
-
-stack* allocate_reserved() noexcept {
-  stack* s = allocate();
-  g_reserved.fetch_sub(1, std::memory_order_relaxed);
-  return s;
+  g_claimed.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool in_guard(const void* addr, const stack** which) noexcept {
@@ -226,10 +195,6 @@ bool in_guard(const void* addr, const stack** which) noexcept {
     return true;
   }
   return false;
-}
-
-std::size_t live_stacks() noexcept {
-  return g_live.load(std::memory_order_relaxed);
 }
 
 std::size_t guarded_budget() noexcept {

@@ -13,8 +13,8 @@
 //     a stack allocated past it has no hardware guard, only a "canary": its guard bytes must stay
 //     zero, which the runtime checks at each switch (see canary_intact). This is the documented
 //     trade that lets 100,000+ goroutines be alive at once under the default kernel settings.
-//   - Freed stacks go back to a pool (a per-thread cache in front of a global list) and keep their
-//     committed pages, so a spawn after warm-up costs no system call.
+//   - Freed stacks go back to a pool (free_pool.hpp: a per-thread array in front of a global one)
+//     and keep their committed pages, so a spawn after warm-up costs no system call.
 //   - When mmap fails (memory, RLIMIT_AS, vm.max_map_count), allocate() returns false and the
 //     caller reports it: a stack that cannot be had is never a crash.
 #pragma once
@@ -28,7 +28,6 @@ struct stack {
   char* bottom = nullptr;  // lowest usable address (the guard lies just below)
   std::size_t size = 0;    // usable bytes
   bool guarded = false;    // true: the guard is PROT_NONE; false: it is a zero canary
-  stack* next_free = nullptr;
 
   char* top() const noexcept { return bottom + size; }
   // For an unguarded stack: whether the canary bytes below the stack are still all zero.
@@ -46,25 +45,25 @@ std::size_t stack_size() noexcept;
 // Takes a stack from the calling thread's cache, the global pool or a new slab.
 // Returns nullptr when no memory can be mapped.
 stack* allocate() noexcept;
-// Returns a stack to the pool.
+// Returns a stack to the pool, and ends its claim.
 void release(stack* s) noexcept;
 
 // Goroutines take their stack when they first run, not when spawned, so a million queued
-// goroutines cost no stack memory. reserve() is called by go(): it makes sure address space for
-// one more stack is mapped (throwing nothing; false when mmap fails), so the allocate() at first
-// run finds one. unreserve() undoes it when the spawn is abandoned; allocate_reserved() is
-// allocate() for a reserved stack.
+// goroutines cost no stack memory. reserve() is called by go(): it claims one stack and makes
+// sure enough are mapped for every claim (throwing nothing; false when mmap fails), so the
+// allocate() at first run finds one. unreserve() drops the claim of an abandoned spawn; the
+// release() of the goroutine's stack drops it otherwise.
 bool reserve() noexcept;
 void unreserve() noexcept;
-stack* allocate_reserved() noexcept;
+// Claims not yet dropped: the number of live goroutines (goroutine.cpp counts them this way).
+std::size_t claimed() noexcept;
 
 // Whether `addr` lies in the guard of a stack: the stack-overflow handler uses this (it is
 // async-signal-safe: it reads an append-only table of slabs).
 bool in_guard(const void* addr, const stack** which) noexcept;
 
-// Counters for tests and diagnostics.
-std::size_t live_stacks() noexcept;     // allocated and not released
-std::size_t guarded_budget() noexcept;  // how many guarded stacks the mapping budget allows
+// How many guarded stacks the mapping budget allows (for tests and diagnostics).
+std::size_t guarded_budget() noexcept;
 }  // namespace stack_pool
 
 }  // namespace gopp::detail
