@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "gopp/detail/spinlock.hpp"
 #include "runtime/futex.hpp"
 #include "runtime/overflow.hpp"
 #include "runtime/runtime.hpp"
@@ -17,6 +18,11 @@ namespace gopp::detail {
 namespace {
 
 thread_local worker* t_worker = nullptr;
+
+// How long an idle worker polls before it sleeps in the kernel: about 20-60 us of pause
+// instructions on current x86. Long enough to cover a channel partner's round trip, short
+// enough that an idle program soon stops using the CPU.
+constexpr int idle_polls = 1000;
 std::atomic<scheduler*> g_scheduler{nullptr};
 std::mutex g_start_mu;
 
@@ -357,9 +363,11 @@ void scheduler::wake_idle() {
     n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
-  // v wakes up spinning: the count we took above is now its.
-  v->wake_word.store(1, std::memory_order_release);
-  futex::wake(v->wake_word);
+  // v wakes up spinning: the count we took above is now its. It may still be polling its word
+  // (sleep()): then the store alone wakes it, without a system call.
+  if (v->wake_word.exchange(worker::woken, std::memory_order_acq_rel) == worker::in_futex) {
+    futex::wake(v->wake_word);
+  }
 }
 
 void scheduler::stop_spinning(worker* w) {
@@ -406,8 +414,21 @@ void scheduler::sleep(worker* w) {
     }
     // A waker already took us out of the list and is about to set our word: wait for it.
   }
-  while (w->wake_word.load(std::memory_order_acquire) == 0) futex::wait(w->wake_word, 0);
-  w->wake_word.store(0, std::memory_order_relaxed);
+  // Poll the word a little before the futex: work often comes back within microseconds (a
+  // ping-pong partner, a producer), and then neither side makes a system call.
+  bool woken = false;
+  for (int i = 0; i < idle_polls && !woken; ++i) {
+    woken = w->wake_word.load(std::memory_order_acquire) == worker::woken;
+    if (!woken) GOPP_CPU_RELAX();
+  }
+  std::uint32_t expected = worker::waiting;
+  if (!woken &&
+      w->wake_word.compare_exchange_strong(expected, worker::in_futex, std::memory_order_acq_rel)) {
+    while (w->wake_word.load(std::memory_order_acquire) == worker::in_futex) {
+      futex::wait(w->wake_word, worker::in_futex);
+    }
+  }
+  w->wake_word.store(worker::waiting, std::memory_order_relaxed);
   w->spinning = true;
 }
 

@@ -58,8 +58,10 @@ struct worker {
   bool spinning = false;
   std::uint64_t rng = 0;
 
-  // Sleep: the worker waits on `wake_word` while it is in the idle list.
-  alignas(64) std::atomic<std::uint32_t> wake_word{0};
+  // Sleep: the worker waits on `wake_word` while it is in the idle list, first polling it, then
+  // in the kernel (in_futex). A waker sets `woken`, and makes the futex call only for in_futex.
+  static constexpr std::uint32_t waiting = 0, woken = 1, in_futex = 2;
+  alignas(64) std::atomic<std::uint32_t> wake_word{waiting};
   worker* next_idle = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_mu_
 
