@@ -78,6 +78,7 @@ class free_pool {
   std::size_t refill(T** out, std::size_t want) noexcept {
     std::lock_guard lock(mu_);
     const std::size_t n = std::min(want, free_.size());
+    if (n == 0) return 0;  // free_.data() may be null then, which memcpy must not get
     std::memcpy(out, free_.data() + (free_.size() - n), n * sizeof(T*));
     free_.resize(free_.size() - n);
     return n;
