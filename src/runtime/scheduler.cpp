@@ -135,7 +135,7 @@ void scheduler::execute(worker* w, goroutine* g) {
     // Back on this worker's own stack: `w` is still this thread's worker.
     g->context.fctx = t.fctx;
     w->current = nullptr;
-    if (!g->stk->canary_intact()) report_canary_overflow(g);
+    if (g->stk->overflowed_at(t.fctx)) report_canary_overflow(g);
     switch (static_cast<switch_request>(reinterpret_cast<std::uintptr_t>(t.data))) {
       case switch_request::yield:
         push_local(w, g);
@@ -153,6 +153,7 @@ void scheduler::execute(worker* w, goroutine* g) {
         continue;
       }
       case switch_request::exit:
+        if (!g->stk->canary_intact()) report_canary_overflow(g);
         sanitizer::on_fiber_destroy(g->context.san);
         finish_goroutine(g);
         return;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -73,7 +74,11 @@ std::size_t compute_budget() {
   // user's: a quarter of the limit, at least 4096 entries. Each guard costs two entries.
   std::size_t limit = read_max_map_count();
   std::size_t reserve = std::max<std::size_t>(limit / 4, 4096);
-  return limit > reserve ? (limit - reserve) / 2 : 0;
+  std::size_t budget = limit > reserve ? (limit - reserve) / 2 : 0;
+  if (const char* cap = std::getenv("GOPP_GUARDED_STACKS"); cap && *cap) {
+    budget = std::min<std::size_t>(budget, std::strtoul(cap, nullptr, 10));
+  }
+  return budget;
 }
 
 // Maps a new slab and gives its stacks to the pool. Called with g_mu held.
@@ -124,9 +129,10 @@ bool grow_locked() {
 
 bool stack::canary_intact() const noexcept {
   if (guarded) return true;
-  // The last 64 bytes below the stack: an overflow writes them first. Untouched, they read as
-  // zero without committing a page.
+  // The last 64 bytes below the stack: an overflow writes them first.
   const auto* p = reinterpret_cast<const std::uint64_t*>(bottom) - 8;
+  unsigned char resident = 0;
+  if (mincore(bottom - page_size(), page_size(), &resident) == 0 && !(resident & 1)) return true;
   std::uint64_t any = 0;
   for (int i = 0; i < 8; ++i) any |= p[i];
   return any == 0;

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ostream>
 #include <regex>
 #include <stdexcept>
@@ -267,6 +268,85 @@ TEST_F(RuntimeDeathTest, OverflowAfterParksIsReportedForTheRightGoroutine) {
         wait_for_death();
       },
       overflow_report(2));
+}
+
+// ---- Stacks without a guard page (past the vm.max_map_count budget; here $GOPP_GUARDED_STACKS=0)
+
+// Recurses in 256-byte frames, each filled with non-zero bytes, until a frame lies below
+// `target`; then calls `at_bottom` there and unwinds.
+template <class F>
+[[gnu::noinline]] int recurse_filled_until(std::uintptr_t target, F& at_bottom, int depth = 0) {
+  volatile char frame[256];
+  for (std::size_t i = 0; i < sizeof frame; ++i) frame[i] = 1;
+  if (reinterpret_cast<std::uintptr_t>(&frame[0]) < target) {
+    at_bottom();
+    return depth;
+  }
+  return recurse_filled_until(target, at_bottom, depth + 1) + frame[0];
+}
+
+// The top of the calling goroutine's stack, as announce_stack_top() computes and prints it.
+[[gnu::noinline]] std::uintptr_t stack_top_of_caller() {
+  volatile char here = 0;
+  return (reinterpret_cast<std::uintptr_t>(&here) + 4095) & ~std::uintptr_t{4095};
+}
+
+TEST_F(RuntimeDeathTest, AnUnguardedStackWhoseCanaryWasWrittenIsReportedWhenItsGoroutineEnds) {
+  GOPP_SKIP_UNDER_ASAN();
+  // The recursion runs 2 KiB past the stack's end (into its unprotected guard, writing the
+  // canary), unwinds, and the goroutine ends: the end-of-goroutine check must report it.
+  EXPECT_DEATH(
+      {
+        setenv("GOPP_GUARDED_STACKS", "0", 1);
+        gopp::go([] {
+          announce_stack_top();
+          const std::uintptr_t bottom = stack_top_of_caller() - stack_size;
+          auto nothing = [] {};
+          recurse_filled_until(bottom - 2048, nothing);
+        });
+        wait_for_death();
+      },
+      overflow_report(1));
+}
+
+TEST_F(RuntimeDeathTest, AnUnguardedStackThatSwitchesPastItsEndIsReportedAtTheSwitch) {
+  GOPP_SKIP_UNDER_ASAN();
+  // The goroutine yields from past its stack's end and then never ends: only the check at the
+  // switch can report it (without it the test fails to die).
+  EXPECT_DEATH(
+      {
+        setenv("GOPP_GUARDED_STACKS", "0", 1);
+        gopp::go([] {
+          announce_stack_top();
+          const std::uintptr_t bottom = stack_top_of_caller() - stack_size;
+          auto yield_there = [] { gopp::yield(); };
+          recurse_filled_until(bottom, yield_there);
+          gopp::sleep_for(20s);
+        });
+        wait_for_death();
+      },
+      overflow_report(1));
+}
+
+TEST_F(RuntimeDeathTest, AnUnguardedStackUsedWithinItsBoundsIsNotReported) {
+  // The control for the two above: deep use that stays 1 KiB above the end, a switch there,
+  // and a normal end. EXPECT_EXIT with status 0: nothing reported, nothing aborted.
+  EXPECT_EXIT(
+      {
+        setenv("GOPP_GUARDED_STACKS", "0", 1);
+        std::atomic<bool> finished{false};
+        gopp::go([&finished] {
+          const std::uintptr_t bottom = stack_top_of_caller() - stack_size;
+          auto yield_there = [] { gopp::yield(); };
+          recurse_filled_until(bottom + 1024, yield_there);
+          finished = true;
+        });
+        while (!finished) gopp::sleep_for(1ms);
+        gopp::sleep_for(10ms);  // the goroutine's end (and its check) follows its last store
+        std::fprintf(stderr, "survived\n");
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "survived");
 }
 
 // ---------------------------------------------------------------------------------------------
