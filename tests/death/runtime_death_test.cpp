@@ -329,6 +329,9 @@ TEST_F(RuntimeDeathTest, AnUnguardedStackThatSwitchesPastItsEndIsReportedAtTheSw
 }
 
 TEST_F(RuntimeDeathTest, AnUnguardedStackUsedWithinItsBoundsIsNotReported) {
+  // Under ASan the frames live on its fake stack (detect_stack_use_after_return), so the
+  // recursion never reaches the goroutine stack's end and runs into ASan's own limits instead.
+  GOPP_SKIP_UNDER_ASAN();
   // The control for the two above: deep use that stays 1 KiB above the end, a switch there,
   // and a normal end. EXPECT_EXIT with status 0: nothing reported, nothing aborted.
   EXPECT_EXIT(
