@@ -1,7 +1,16 @@
 // A test-and-test-and-set spin lock for the short critical sections of channels and sync
 // objects (a few loads and stores, never a park or a system call while held). A futex-backed
 // mutex costs a system call on contention; these sections are shorter than that call.
-// After a bounded spin it yields the OS thread, so a preempted holder cannot starve a waiter.
+//
+// Contention is handled by exponential backoff between attempts (1, 2, 4 ... 256 pauses), and
+// the waiter neither writes nor reads the lock's line while it backs off. Why: moving a cache
+// line between two cores costs about 230 ns on the 2-core machine we measure on (a pause is 31
+// ns), and a waiter that polls the line every pause pulls it away from the holder, whose unlock
+// and next lock then each wait for it to come back. Backing off lets the holder finish bursts of
+// operations with the line in its own cache: an unfair lock, but channels under contention go
+// several times faster (bench B3, 4x4 goroutines on one buffered channel: 138 -> 19 ns per item;
+// B5: 205 -> 59 ms; B1, B2, B7 unchanged; Go 60 ns and 124 ms, same run). After about 4096
+// pauses (some 130 us) it yields the OS thread, so a holder preempted by the kernel gets to run.
 #pragma once
 
 #include <atomic>
@@ -17,18 +26,19 @@
 namespace gopp::detail {
 
 class spinlock {
+  static constexpr unsigned max_backoff = 256;   // pauses between two looks at the lock
+  static constexpr unsigned yield_after = 4096;  // pauses before the OS thread yields
+
  public:
   void lock() noexcept {
-    for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      int spins = 0;
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins < 64) {
-          GOPP_CPU_RELAX();
-        } else {
-          std::this_thread::yield();
-          spins = 0;
-        }
+    unsigned backoff = 1, spent = 0;
+    while (!try_lock()) {
+      for (unsigned i = 0; i < backoff; ++i) GOPP_CPU_RELAX();
+      spent += backoff;
+      if (backoff < max_backoff) backoff *= 2;
+      if (spent >= yield_after) {
+        std::this_thread::yield();
+        spent = 0;
       }
     }
   }
