@@ -12,6 +12,7 @@
 //     unpark(): exchange to notified; if it was parked, futex-wake.
 // Every transition that hands a token over is acq_rel or stronger, so a waker's writes before
 // unpark() happen-before the owner's return from park().
+#include <atomic>
 #include <chrono>
 
 #include "gopp/detail/park.hpp"
@@ -26,7 +27,9 @@ thread_local parker t_thread_parker;
 
 struct park_timeout : timer_node {
   parker* target = nullptr;
-  bool fired = false;  // written under the timer lock, read after cancel() (which takes it)
+  // Set by the callback (release) before it unparks, its last touch of this node: a parker that
+  // sees it set (acquire) may return, and destroy the node, without taking the timer lock.
+  std::atomic<bool> fired{false};
 };
 }  // namespace
 
@@ -68,14 +71,18 @@ bool parker::park_until(std::chrono::steady_clock::time_point deadline) {
     t.target = this;
     t.fire = [](timer_node* n) {
       auto* self = static_cast<park_timeout*>(n);
-      self->fired = true;
-      self->target->unpark();
+      parker* target = self->target;  // read first: once `fired` is set the node may be gone
+      self->fired.store(true, std::memory_order_release);
+      target->unpark();
     };
     timers::add(&t);
     park();
+    // The common case, a sleep that ran its course: the timer is out of the heap and done with
+    // the node, so no cancel() (and no timer lock) is needed.
+    if (t.fired.load(std::memory_order_acquire)) return false;
     // After cancel() the callback has finished or never runs: `fired` is stable.
     if (timers::cancel(&t)) return true;
-    return !t.fired;
+    return !t.fired.load(std::memory_order_relaxed);
   }
   std::uint32_t expected = empty;
   if (state_.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) {

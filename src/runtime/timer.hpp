@@ -4,15 +4,18 @@
 // park_until) embeds it and keeps it alive until it fired or cancel() returned.
 //
 // Algorithm and invariants:
-//   - The heap is an array ordered by `when`; each node knows its index, so cancel() removes it in
-//     O(log n) instead of leaving a tombstone behind (tickers reset often).
+//   - The heap is a 4-ary array of (when, node) pairs ordered by `when`, the deadline copied in so
+//     that sifting never reads the nodes themselves; each node knows its index, so cancel()
+//     removes it in O(log n) instead of leaving a tombstone behind (tickers reset often).
 //   - The timer thread sleeps until the earliest deadline (the runtime's idle sleep bounded by the
 //     next deadline: workers themselves sleep without a time-out, and this thread wakes them by
 //     making goroutines runnable). add() wakes it only when the new node becomes the earliest.
 //   - fire() runs on the timer thread WITH the heap lock held. So cancel() is linearizable: once
 //     it returns, the callback has either finished or will never run, and the owner may destroy
 //     the node. The price: a callback must be short and must not call add/cancel; and nobody may
-//     add or cancel a timer while holding a lock that a callback takes (channel locks).
+//     add or cancel a timer while holding a lock that a callback takes (channel locks). Between
+//     batches of 64 fires the thread lets the lock go, so adds and cancels are not held up for
+//     the whole of a burst (100,000 sleepers due at once).
 //   - While any worker is busy the thread also wakes every 10 ms to run the scheduler's monitor
 //     (scheduler::check_stuck_workers), Go's sysmon.
 #pragma once
