@@ -10,17 +10,13 @@ extern "C" void* gopp_cxa_get_globals() noexcept __asm__("__cxa_get_globals");
 
 namespace gopp::detail {
 
-namespace {
-
 [[gnu::noinline]] eh_state* thread_eh_state() noexcept {
   asm volatile("" ::: "memory");
   return static_cast<eh_state*>(gopp_cxa_get_globals());
 }
 
-}  // namespace
-
-ctx::transfer_t switch_to(fiber_context& from, fiber_context& to, void* data, bool from_exits) {
-  eh_state* eh = thread_eh_state();
+ctx::transfer_t switch_to(fiber_context& from, fiber_context& to, eh_state* eh, void* data,
+                          bool from_exits) {
   from.eh = *eh;
   *eh = to.eh;
   sanitizer::before_switch(from.san, to.san, from_exits);

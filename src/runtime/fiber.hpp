@@ -3,9 +3,9 @@
 //   - the C++ runtime's per-thread exception state (__cxa_eh_globals: the caught-exception stack
 //     and the uncaught count). A goroutine that parks inside a `catch` block or a destructor during
 //     unwinding, then resumes on another thread, must find its own state there. Each context saves
-//     the thread's state when it switches out and installs its own when it switches in; the state
-//     is fetched through a call the compiler cannot cache (see fiber.cpp), because the thread
-//     may be a different one after the switch.
+//     the thread's state when it switches out and installs its own when it switches in. Each
+//     worker fetches its thread's state once, through a call the compiler cannot cache (see
+//     fiber.cpp), and every switch uses the state of the worker it runs on now.
 //   - the sanitizers' fiber state (sanitizers.hpp).
 // Every switch in gopp goes through switch_to(); no other file calls jump_fcontext.
 #pragma once
@@ -30,10 +30,17 @@ struct fiber_context {
   sanitizer::fiber_state san;
 };
 
-// Switches from `from` (the running context) to `to`, passing `data`. Returns when someone
-// switches back to `from`: the result's fctx is the context that did so (the caller stores it
-// where it belongs), its data what that one passed. `from_exits`: `from` never runs again.
-ctx::transfer_t switch_to(fiber_context& from, fiber_context& to, void* data,
+// The calling thread's exception state. Its address is fixed for the thread's life, so a worker
+// fetches it once (a call into libstdc++ through __tls_get_addr: 8% of a ping-pong's time when
+// made on every switch); what must never be reused across a switch is the *thread*, which the
+// scheduler re-reads through current_worker() each time.
+eh_state* thread_eh_state() noexcept;
+
+// Switches from `from` (the running context) to `to`, passing `data`. `thread_eh` is the calling
+// thread's exception state (thread_eh_state()). Returns when someone switches back to `from`:
+// the result's fctx is the context that did so (the caller stores it where it belongs), its data
+// what that one passed. `from_exits`: `from` never runs again.
+ctx::transfer_t switch_to(fiber_context& from, fiber_context& to, eh_state* thread_eh, void* data,
                           bool from_exits = false);
 
 // Makes `to` a fresh context that will start in `entry` on the given stack.

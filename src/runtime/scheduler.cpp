@@ -114,6 +114,7 @@ scheduler::scheduler(unsigned threads) : inject_tail_(&inject_stub_), inject_hea
 
 void scheduler::run_worker(worker* w) {
   t_worker = w;
+  w->eh = thread_eh_state();
   install_signal_stack();
   sanitizer::on_thread_context(w->sched.san);
   record_thread_stack(w->sched);
@@ -131,7 +132,7 @@ void scheduler::execute(worker* w, goroutine* g) {
       make_context(g->context, g->stk->top(), g->stk->size, &goroutine_entry);
       sanitizer::on_fiber_create(g->context.san);
     }
-    ctx::transfer_t t = switch_to(w->sched, g->context, g);
+    ctx::transfer_t t = switch_to(w->sched, g->context, w->eh, g);
     // Back on this worker's own stack: `w` is still this thread's worker.
     g->context.fctx = t.fctx;
     w->current = nullptr;
@@ -165,7 +166,7 @@ void scheduler::switch_out(switch_request r) {
   worker* w = current_worker();
   goroutine* g = w->current;
   ctx::transfer_t t =
-      switch_to(g->context, w->sched, reinterpret_cast<void*>(r), r == switch_request::exit);
+      switch_to(g->context, w->sched, w->eh, reinterpret_cast<void*>(r), r == switch_request::exit);
   // Resumed, perhaps by another worker: record where that worker's loop continues.
   current_worker()->sched.fctx = t.fctx;
 }

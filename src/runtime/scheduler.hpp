@@ -54,7 +54,8 @@ struct worker {
   std::uint32_t schedtick = 0;
   std::atomic<std::uint32_t> switches{0};  // read by the monitor to see a worker stuck on one g
   goroutine* current = nullptr;
-  fiber_context sched;  // the worker loop's own context
+  fiber_context sched;     // the worker loop's own context
+  eh_state* eh = nullptr;  // this thread's C++ exception state (fiber.hpp: thread_eh_state)
   bool spinning = false;
   std::uint64_t rng = 0;
 
