@@ -332,10 +332,16 @@ void scheduler::ready(goroutine* g) {
   if (w && w->current) {
     // Runs next on this worker: the waker usually blocks soon, and the pair stays together.
     // Nobody is woken for it; if the waker keeps running, the monitor (check_stuck_workers)
-    // sends a spinning worker to steal it.
+    // sends a spinning worker to steal it. The goroutine it displaces from runnext joins the
+    // local queue, and an idle worker is woken only when that queue already held work: a
+    // consumer that readies its producers one after another (select over two channels) would
+    // otherwise send every other one to another core, and each hand-off across cores costs more
+    // than the whole exchange on one. One displaced goroutine per worker may so wait for the
+    // waker to block, or for the monitor.
     if (goroutine* old = w->runnext.exchange(g, std::memory_order_acq_rel)) {
+      const bool queue_had_work = !w->runq.empty();
       push_local(w, old);
-      wake_idle();
+      if (queue_had_work) wake_idle();
     }
   } else {
     inject(g);
