@@ -20,6 +20,7 @@
 #include <functional>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -106,5 +107,17 @@ std::size_t num_goroutines() noexcept;
 std::uint64_t goroutine_id() noexcept;
 // The number of OS threads that run goroutines (starts the runtime if needed).
 unsigned num_threads();
+
+// The goroutines alive now, one line each in Go's traceback header form, sorted by id:
+//   goroutine 7 [chan receive]:
+// with Go's wait reasons: chan receive, chan send, select, select (no cases), sleep, and gopp's
+// wait_group, mutex, sync.Cond, future, IO wait (gopp::blocking); "running" for the caller,
+// "runnable" for one running elsewhere or queued. gopp cannot walk a parked goroutine's stack, so
+// there are no frames. Go's "all goroutines are asleep - deadlock!" has no counterpart: a plain
+// thread may still wake any of them, so gopp never declares a deadlock; this dump is how to find
+// one. With $GOPP_DUMP_SIGNAL set to a signal (USR1, USR2, QUIT or a number) when the runtime
+// starts, that signal writes this dump to stderr (Go's SIGQUIT traceback) and the program goes on.
+// A snapshot: goroutines that change state while it is taken may show either state.
+std::string goroutine_dump();
 
 }  // namespace gopp

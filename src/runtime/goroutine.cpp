@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -66,7 +67,8 @@ void write_stderr(const char* s, std::size_t n) noexcept {
   std::string msg = "panic: ";
   msg += what;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "\n\ngoroutine %" PRIu64 " [running]\n", g->id);
+  std::snprintf(buf, sizeof buf, "\n\ngoroutine %" PRIu64 " [running]\n",
+                g->id.load(std::memory_order_relaxed));
   msg += buf;
   // As Go's traceback ends: who started it (ids of different threads' goroutines are unordered).
   if (g->parent_id != 0) {
@@ -82,6 +84,34 @@ void write_stderr(const char* s, std::size_t n) noexcept {
 // table LeakSanitizer reports it, and whatever its closure owns, as leaked at exit.
 std::mutex g_registry_mu;
 std::vector<goroutine*>* g_registry = nullptr;  // never destroyed: goroutines outlive statics
+
+const char* reason_text(wait_reason r) noexcept {
+  switch (r) {
+    case wait_reason::none:
+      return "runnable";
+    case wait_reason::chan_receive:
+      return "chan receive";
+    case wait_reason::chan_send:
+      return "chan send";
+    case wait_reason::select:
+      return "select";
+    case wait_reason::select_no_cases:
+      return "select (no cases)";
+    case wait_reason::sleep:
+      return "sleep";
+    case wait_reason::wait_group:
+      return "wait_group";
+    case wait_reason::mutex:
+      return "mutex";
+    case wait_reason::sync_cond:
+      return "sync.Cond";
+    case wait_reason::future:
+      return "future";
+    case wait_reason::io_wait:
+      return "IO wait";
+  }
+  return "unknown";
+}
 
 void register_record(goroutine* g) {
   std::lock_guard lock(g_registry_mu);
@@ -111,7 +141,7 @@ goroutine* allocate_goroutine() {
 
 void free_goroutine(goroutine* g) noexcept {
   g->context = fiber_context{};
-  g->reason = wait_reason::none;
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
   t_records.put(g);
 }
 
@@ -155,9 +185,10 @@ void spawn_abort(goroutine* g) noexcept {
 }
 
 void spawn_commit(goroutine* g) {
-  g->id = next_goroutine_id();
+  g->id.store(next_goroutine_id(), std::memory_order_relaxed);
   const goroutine* parent = current_goroutine();
-  g->parent_id = parent ? parent->id : 0;
+  g->parent_id = parent ? parent->id.load(std::memory_order_relaxed) : 0;
+  g->live.store(true, std::memory_order_release);
   scheduler::instance().spawn(g);
 }
 
@@ -177,9 +208,32 @@ void run_closure(goroutine* g) noexcept {
 void finish_goroutine(goroutine* g) noexcept {
   stack* stk = g->stk;
   g->stk = nullptr;
+  g->live.store(false, std::memory_order_relaxed);
   free_goroutine(g);
   // Last: ends the goroutine's claim, which is what live_goroutines() counts.
   stack_pool::release(stk);
+}
+
+std::string dump_goroutines() {
+  std::vector<goroutine*> records;
+  {
+    std::lock_guard lock(g_registry_mu);
+    if (g_registry) records = *g_registry;
+  }
+  const goroutine* self = current_goroutine();
+  std::vector<std::pair<std::uint64_t, const char*>> lines;
+  for (const goroutine* g : records) {
+    if (!g->live.load(std::memory_order_acquire)) continue;
+    const char* what =
+        g == self ? "running" : reason_text(g->reason.load(std::memory_order_relaxed));
+    lines.emplace_back(g->id.load(std::memory_order_relaxed), what);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& [id, what] : lines) {
+    out += "goroutine " + std::to_string(id) + " [" + what + "]:\n";
+  }
+  return out;
 }
 
 std::size_t live_goroutines() noexcept {

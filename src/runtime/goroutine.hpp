@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "gopp/detail/park.hpp"
 #include "gopp/go.hpp"
@@ -23,9 +24,12 @@ struct goroutine {
   fiber_context context;
   stack* stk = nullptr;  // null until the first run
   parker park_token;     // the goroutine's parker (owner_ == this)
-  std::uint64_t id = 0;
+  // id, reason and live are atomics (all accessed relaxed: plain moves on x86) only because
+  // goroutine_dump() reads them from another thread while the goroutine runs or is recycled.
+  std::atomic<std::uint64_t> id{0};
   std::uint64_t parent_id = 0;  // the goroutine that called go(); 0 for a plain thread
-  wait_reason reason = wait_reason::none;
+  std::atomic<wait_reason> reason{wait_reason::none};
+  std::atomic<bool> live{false};  // from spawn_commit() to finish_goroutine()
 
   const closure_ops* ops = nullptr;
   void* closure = nullptr;  // points at inline_closure or at a heap block
@@ -40,5 +44,8 @@ goroutine* current_goroutine() noexcept;
 
 goroutine* allocate_goroutine();
 void free_goroutine(goroutine* g) noexcept;
+
+// gopp::goroutine_dump()'s text (goroutine.cpp keeps the table of every record).
+std::string dump_goroutines();
 
 }  // namespace gopp::detail

@@ -69,7 +69,7 @@ struct line {
   l.add("runtime: goroutine stack exceeds ");
   l.add_dec(s->size);
   l.add("-byte limit\nruntime: goroutine ");
-  l.add_dec(g ? g->id : 0);
+  l.add_dec(g ? g->id.load(std::memory_order_relaxed) : 0);
   l.add(" stack=[");
   l.add_hex(reinterpret_cast<std::uintptr_t>(s->bottom));
   l.add(", ");
@@ -135,7 +135,7 @@ void report_canary_overflow(const goroutine* g) noexcept {
 void report_no_stack(const goroutine* g) noexcept {
   line l;
   l.add("fatal error: runtime: cannot allocate a stack for goroutine ");
-  l.add_dec(g->id);
+  l.add_dec(g->id.load(std::memory_order_relaxed));
   l.add(" (mmap failed)\n");
   l.flush();
   std::abort();

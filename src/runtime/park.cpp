@@ -39,17 +39,18 @@ parker& current_parker() noexcept {
 }
 
 void set_wait_reason(wait_reason r) noexcept {
-  if (goroutine* g = current_goroutine()) g->reason = r;
+  if (goroutine* g = current_goroutine()) g->reason.store(r, std::memory_order_relaxed);
 }
 
 void parker::park() {
   if (state_.load(std::memory_order_acquire) == notified) {
     state_.exchange(empty, std::memory_order_acq_rel);
+    if (owner_) owner_->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
   }
   if (owner_) {
     scheduler::instance().park_current();
-    owner_->reason = wait_reason::none;
+    owner_->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
   }
   std::uint32_t expected = empty;

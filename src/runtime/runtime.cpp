@@ -103,7 +103,7 @@ std::size_t num_goroutines() noexcept {
 
 std::uint64_t goroutine_id() noexcept {
   const detail::goroutine* g = detail::current_goroutine();
-  return g ? g->id : 0;
+  return g ? g->id.load(std::memory_order_relaxed) : 0;
 }
 
 unsigned num_threads() {

@@ -21,5 +21,7 @@ void run_closure(goroutine* g) noexcept;
 void finish_goroutine(goroutine* g) noexcept;
 // Goroutines started and not finished (runtime.NumGoroutine).
 std::size_t live_goroutines() noexcept;
+// Installs the $GOPP_DUMP_SIGNAL handler, if the variable is set (dump.cpp). Once, at start.
+void install_dump_signal();
 
 }  // namespace gopp::detail

@@ -92,6 +92,7 @@ scheduler& scheduler::instance() {
   if (scheduler* s = g_scheduler.load(std::memory_order_acquire)) return *s;
   const unsigned threads = runtime_config::freeze();
   install_overflow_handler();
+  install_dump_signal();
   // Never destroyed: at exit, goroutines still parked or running are abandoned, as in Go.
   auto* s = new scheduler(threads);
   g_scheduler.store(s, std::memory_order_release);

@@ -1,0 +1,206 @@
+// tests/goroutine_dump_test.cpp: gopp::goroutine_dump() (gopp/go.hpp), the diagnostic that
+// RELIABILITY.md asks for in place of Go's "all goroutines are asleep - deadlock!": every live
+// goroutine, with the reason it is parked, in Go's traceback header form; and $GOPP_DUMP_SIGNAL,
+// which writes the same dump to stderr when the signal arrives. It lives apart from go_test.cpp
+// because it parks goroutines in every kind of blocking call: channels, select, sync, sleep.
+#include "test_support.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <regex>
+#include <string>
+
+namespace {
+
+using namespace gopp_test;
+using namespace std::chrono_literals;
+
+class GoroutineDump : public leak_checked {};
+
+std::string line_for(std::uint64_t id, const char* reason) {
+  return "goroutine " + std::to_string(id) + " [" + reason + "]:\n";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(GoroutineDump, ListsEachParkedGoroutineWithItsWaitReason) {
+  gopp::chan<int> never;    // nobody sends: receivers wait until it is closed
+  gopp::chan<int> never2;   // a second one, for the select
+  gopp::chan<int> full(1);  // holds one value: the next send waits
+  full.send(0);
+  gopp::wait_group pending;  // counter 1 until the test is done
+  pending.add(1);
+  gopp::mutex held;  // locked by the test
+  held.lock();
+  // Each goroutine reports (its reason's index below, its id): they may start in any order.
+  gopp::chan<std::pair<int, std::uint64_t>> ids(6);
+  gopp::wait_group finished;
+  finished.add(6);
+
+  gopp::go([&] {
+    ids.send({0, gopp::goroutine_id()});
+    EXPECT_EQ(never.recv(), std::nullopt);
+    finished.done();
+  });
+  gopp::go([&] {
+    ids.send({1, gopp::goroutine_id()});
+    full.send(1);
+    finished.done();
+  });
+  gopp::go([&] {
+    ids.send({2, gopp::goroutine_id()});
+    gopp::select(gopp::recv_case(never), gopp::recv_case(never2));
+    finished.done();
+  });
+  gopp::go([&] {
+    ids.send({3, gopp::goroutine_id()});
+    gopp::sleep_for(under_sanitizer ? 3s : 1s);
+    finished.done();
+  });
+  gopp::go([&] {
+    ids.send({4, gopp::goroutine_id()});
+    pending.wait();
+    finished.done();
+  });
+  gopp::go([&] {
+    ids.send({5, gopp::goroutine_id()});
+    std::lock_guard lock(held);
+    finished.done();
+  });
+  const char* reasons[] = {"chan receive", "chan send", "select", "sleep", "wait_group", "mutex"};
+  std::vector<std::string> expected(6);
+  for (int i = 0; i < 6; ++i) {
+    const auto [which, id] = *ids.recv();
+    expected[which] = line_for(id, reasons[which]);
+  }
+
+  std::string dump;
+  const bool all_parked = eventually([&] {
+    dump = gopp::goroutine_dump();
+    for (const std::string& line : expected) {
+      if (!contains(dump, line)) return false;
+    }
+    return true;
+  });
+  EXPECT_TRUE(all_parked) << "expected lines:\n"
+                          << expected[0] << expected[1] << expected[2] << expected[3] << expected[4]
+                          << expected[5] << "dump:\n"
+                          << dump;
+  // Every line has the header form, and ids are listed in rising order.
+  const std::regex header("goroutine ([0-9]+) \\[[a-z_A-Z. ()]+\\]:");
+  std::uint64_t last = 0;
+  std::size_t lines = 0;
+  for (std::size_t at = 0; at < dump.size();) {
+    const std::size_t end = dump.find('\n', at);
+    ASSERT_NE(end, std::string::npos) << "the dump does not end in a newline";
+    const std::string one = dump.substr(at, end - at);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(one, m, header)) << "not a header line: " << one;
+    const std::uint64_t id = std::stoull(m[1].str());
+    EXPECT_GT(id, last);
+    last = id;
+    ++lines;
+    at = end + 1;
+  }
+  EXPECT_GE(lines, expected.size());
+
+  never.close();
+  EXPECT_EQ(full.recv(), 0);
+  pending.done();
+  held.unlock();
+  finished.wait();
+}
+
+TEST_F(GoroutineDump, ShowsTheCallingGoroutineAsRunningAndNoPlainThread) {
+  const std::string from_thread = gopp::goroutine_dump();
+  gopp::chan<std::string> out(1);
+  gopp::chan<std::uint64_t> id(1);
+  gopp::go([&] {
+    id.send(gopp::goroutine_id());
+    out.send(gopp::goroutine_dump());
+  });
+  const std::uint64_t self = *id.recv();
+  const std::string dump = *out.recv();
+  EXPECT_TRUE(contains(dump, line_for(self, "running"))) << dump;
+  // The plain thread that called it first is no goroutine and has no line of its own.
+  EXPECT_FALSE(contains(from_thread, "[running]")) << from_thread;
+}
+
+TEST_F(GoroutineDump, AFinishedGoroutineIsNoLongerListed) {
+  gopp::chan<std::uint64_t> id(1);
+  gopp::wait_group done;
+  done.add(1);
+  gopp::go([&] {
+    id.send(gopp::goroutine_id());
+    done.done();
+  });
+  const std::uint64_t gone = *id.recv();
+  done.wait();
+  EXPECT_TRUE(eventually([&] {
+    return !contains(gopp::goroutine_dump(), "goroutine " + std::to_string(gone) + " [");
+  }));
+}
+
+// --- $GOPP_DUMP_SIGNAL, in a process of its own (the variable is read when the runtime starts).
+
+class GoroutineDumpSignal : public ::testing::Test {
+ protected:
+  void SetUp() override { ::testing::FLAGS_gtest_death_test_style = "threadsafe"; }
+};
+
+[[noreturn]] void park_one_then_signal(const char* signal_setting, int sig) {
+  alarm(60);  // a child that hangs fails instead of hanging the run
+  setenv("GOPP_DUMP_SIGNAL", signal_setting, 1);
+  gopp::chan<int> never;
+  gopp::chan<std::uint64_t> id(1);
+  gopp::go([never, id] {
+    id.send(gopp::goroutine_id());
+    never.recv();
+  });
+  const std::uint64_t parked = *id.recv();
+  const std::string line = line_for(parked, "chan receive");
+  eventually([&] { return contains(gopp::goroutine_dump(), line); });
+  raise(sig);
+  // The dump is written by a thread of its own: give it time, then end (the parked goroutine
+  // is abandoned, as at any exit).
+  gopp::sleep_for(under_sanitizer ? 2s : 500ms);
+  std::fprintf(stderr, "child done\n");
+  std::exit(0);
+}
+
+TEST_F(GoroutineDumpSignal, TheSignalWritesTheDumpToStderrAndTheProgramGoesOn) {
+  EXPECT_EXIT(park_one_then_signal("USR1", SIGUSR1), ::testing::ExitedWithCode(0),
+              "gopp: goroutine dump\n(goroutine [0-9]+ \\[[a-z ]+\\]:\n)*goroutine [0-9]+ "
+              "\\[chan receive\\]:\n(.|\n)*child done");
+}
+
+TEST_F(GoroutineDumpSignal, AcceptsTheSignalByNumberWithOrWithoutSig) {
+  const std::string by_number = std::to_string(SIGUSR2);
+  EXPECT_EXIT(park_one_then_signal(by_number.c_str(), SIGUSR2), ::testing::ExitedWithCode(0),
+              "\\[chan receive\\]:\n(.|\n)*child done");
+  EXPECT_EXIT(park_one_then_signal("SIGUSR1", SIGUSR1), ::testing::ExitedWithCode(0),
+              "\\[chan receive\\]:\n(.|\n)*child done");
+}
+
+[[noreturn]] void start_with_a_bad_setting() {
+  alarm(60);
+  setenv("GOPP_DUMP_SIGNAL", "NOSUCH", 1);
+  gopp::wait_group wg;
+  wg.add(1);
+  gopp::go([&wg] { wg.done(); });
+  wg.wait();
+  std::exit(0);
+}
+
+TEST_F(GoroutineDumpSignal, ABadSettingIsReportedAndIgnored) {
+  EXPECT_EXIT(start_with_a_bad_setting(), ::testing::ExitedWithCode(0),
+              "gopp: GOPP_DUMP_SIGNAL=NOSUCH is not a signal \\(USR1, USR2, QUIT or a number\\); "
+              "no dump signal installed");
+}
+
+}  // namespace
