@@ -95,6 +95,10 @@ bool grow_locked() {
   void* mem = mmap(nullptr, stride * stacks_per_slab, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED) return false;
+  // No transparent huge pages on stacks: one would commit 2 MiB where a goroutine touched 4 KiB,
+  // and a read of an untouched canary could map a huge zero page that the next write to a
+  // neighbouring stack turns into real memory. (Linux 6.7+ implies this for MAP_STACK.)
+  madvise(mem, stride * stacks_per_slab, MADV_NOHUGEPAGE);
   char* base = static_cast<char*>(mem);
   g_slabs[count] = slab{base, stride};
   g_slab_count.store(count + 1, std::memory_order_release);
@@ -129,10 +133,9 @@ bool grow_locked() {
 
 bool stack::canary_intact() const noexcept {
   if (guarded) return true;
-  // The last 64 bytes below the stack: an overflow writes them first.
-  const auto* p = reinterpret_cast<const std::uint64_t*>(bottom) - 8;
-  unsigned char resident = 0;
-  if (mincore(bottom - page_size(), page_size(), &resident) == 0 && !(resident & 1)) return true;
+  // The last 64 bytes below the stack: an overflow writes them first. Reading them maps the
+  // kernel's shared zero page if the page was never touched (no memory committed: stack.hpp).
+  const auto* p = reinterpret_cast<const volatile std::uint64_t*>(bottom) - 8;
   std::uint64_t any = 0;
   for (int i = 0; i < 8; ++i) any |= p[i];
   return any == 0;
