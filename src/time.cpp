@@ -84,6 +84,7 @@ bool timer::stop() {
 }
 
 bool timer::reset(std::chrono::nanoseconds d) {
+  if (!state_) throw std::logic_error("time: Reset called on uninitialized Timer");
   const bool was = state_->stop();
   state_->start(d);
   return was;
@@ -121,6 +122,7 @@ void ticker::reset(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) {
     throw std::invalid_argument("non-positive interval for Ticker.Reset");
   }
+  if (!state_) throw std::logic_error("time: Reset called on uninitialized Ticker");
   state_->stop();
   state_->period = d;
   state_->start(d);

@@ -17,7 +17,11 @@
 //   - A non-positive ticker interval throws std::invalid_argument("non-positive interval for
 //     NewTicker"); ticker::reset with one throws std::invalid_argument("non-positive interval for
 //     Ticker.Reset").
-//   - Destroying a timer or ticker stops it (C++ has no garbage collector to do it later).
+//   - Destroying a timer or ticker stops it (C++ has no garbage collector to do it later), so
+//     the timer after_func returns must be kept (it is [[nodiscard]]). A moved-from timer or
+//     ticker is inert: stop() does nothing, c() is the nil channel, and reset() throws
+//     std::logic_error with Go's message for a zero Timer: "time: Reset called on uninitialized
+//     Timer" (or Ticker).
 //   - after_func(d, f) runs f in its own goroutine after d (Go's AfterFunc); stop() before then
 //     prevents it. Its c() is the nil channel.
 // The time sent is std::chrono::steady_clock::now() when the timer fired.
@@ -76,9 +80,9 @@ class ticker {
 };
 
 // Go: time.After(d): a channel that receives the time once, after d.
-recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds d);
+[[nodiscard]] recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds d);
 
 // Go: time.AfterFunc(d, f): runs f in its own goroutine after d.
-timer after_func(std::chrono::nanoseconds d, std::function<void()> f);
+[[nodiscard]] timer after_func(std::chrono::nanoseconds d, std::function<void()> f);
 
 }  // namespace gopp
