@@ -7,7 +7,9 @@
 //            lock), the rest get a pending release they consume when they queue. A waiter cannot
 //            return before it is released, so the wait_group is alive while the adder uses it.
 //   wait():  returns at once if the counter is 0; else counts itself as a waiter (CAS), then
-//            queues and parks (or consumes a pending release).
+//            queues and parks (or consumes a pending release). Once released it finds the state
+//            zero, unless a new round's add() came first: Go's "reused before previous Wait has
+//            returned", thrown as std::logic_error.
 // mutex: `locked_` is taken by CAS. Contended lockers queue under `queue_lock_` and park; unlock()
 //   takes queue_lock_ and either hands the mutex to the first waiter (locked_ stays 1: no one can
 //   barge between) or clears locked_. Because unlock() and a queuing locker both decide under
@@ -71,18 +73,24 @@ void wait_group::wait() {
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) break;
   }
   detail::select_state sel(detail::current_parker());
-  detail::waiter w;
-  w.sel = &sel;
+  detail::waiter w;  // w.sel stays null if a pending release is consumed instead of queueing
   {
     std::lock_guard lock(lock_);
     if (pending_releases_ > 0) {
       --pending_releases_;
-      return;
+    } else {
+      w.next = waiters_;
+      waiters_ = &w;
+      w.sel = &sel;
     }
-    w.next = waiters_;
-    waiters_ = &w;
   }
-  sel.wait(detail::wait_reason::wait_group);
+  if (w.sel) sel.wait(detail::wait_reason::wait_group);
+  // Released: the releasing add() set the state to zero. Anything else means a new round's add()
+  // came before this wait() returned (Go panics the same way; without the check a new round's
+  // waiter could even take this round's pending release and return early).
+  if (state_.load(std::memory_order_acquire) != 0) {
+    throw std::logic_error("sync: WaitGroup is reused before previous Wait has returned");
+  }
 }
 
 void mutex::lock_slow() {

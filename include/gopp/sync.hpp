@@ -13,6 +13,9 @@
 // Contracts:
 //   - wait_group: done() happens-before the wait() it releases returns. A counter that goes
 //     negative throws std::logic_error("sync: negative WaitGroup counter") and the add is undone.
+//     As in Go, a new round's add() must come after every wait() of the previous round has
+//     returned; a wait() that finds one came first throws std::logic_error("sync: WaitGroup is
+//     reused before previous Wait has returned").
 //     The wait_group may be destroyed as soon as wait() returns, even while the done() that
 //     released it is still returning (it touches nothing of the wait_group after that point).
 //   - mutex: Lockable (lock, try_lock, unlock), so std::lock_guard / std::unique_lock work. A

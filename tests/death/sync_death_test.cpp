@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <stdexcept>
 
 namespace {
 
@@ -37,6 +38,40 @@ std::atomic<bool> survived{false};
 // death test fails ("failed to die") instead of hanging.
 void wait_for_death() {
   for (int i = 0; i < 2000 && !survived.load(); ++i) gopp::sleep_for(10ms);
+}
+
+// A wait_group reused too early (Go's "reused before previous Wait has returned"): on one worker,
+// the goroutine whose done() releases the waiter goes on to add() for a new round before the
+// waiter has run again, so the waiter deterministically finds the counter non-zero. Its wait()
+// throws; the child prints what and exits 0.
+[[noreturn]] void reuse_before_wait_returns() {
+  gopp::configure({.threads = 1});
+  gopp::wait_group wg;
+  wg.add(1);
+  gopp::wait_group finished;
+  finished.add(2);
+  gopp::go([&] {
+    try {
+      wg.wait();
+      std::fprintf(stderr, "wait returned\n");
+    } catch (const std::logic_error& e) {
+      std::fprintf(stderr, "threw: %s\n", e.what());
+    }
+    finished.done();
+  });
+  gopp::go([&] {
+    gopp::yield();  // let the waiter queue itself first
+    wg.done();      // releases it: it runs next on this worker, once this goroutine parks
+    wg.add(1);      // a new round, before that wait() has returned
+    finished.done();
+  });
+  finished.wait();
+  std::exit(0);
+}
+
+TEST_F(SyncDeathTest, AWaitGroupReusedBeforeTheLastWaitReturnedThrowsGosMessage) {
+  EXPECT_EXIT(reuse_before_wait_returns(), ::testing::ExitedWithCode(0),
+              "^threw: sync: WaitGroup is reused before previous Wait has returned\n");
 }
 
 TEST_F(SyncDeathTest, UnlockingANeverLockedMutexOnAPlainThreadIsFatal) {
