@@ -34,25 +34,6 @@ using gopp::send_chan;
 using namespace gopp_test;
 using namespace std::chrono_literals;
 
-// Runs f and returns the what() of the E it throws; fails the test if it throws nothing or
-// something else.
-template <class E, class F>
-std::string what_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type; what(): " << e.what();
-    return {};
-  } catch (...) {
-    ADD_FAILURE() << "threw something that is not a std::exception";
-    return {};
-  }
-  ADD_FAILURE() << "threw nothing";
-  return {};
-}
-
 // Counts copies, moves and live objects, to check that values are moved, never copied, and that
 // every value a channel holds is destroyed.
 struct counted {

@@ -20,6 +20,7 @@
 //     channel, empty select) declares it with expect_stranded(n).
 //   - pipeline: stops the endless goroutines of ported Go programs (sieves, power series).
 //   - chi_square_uniform(): the statistic for "select picks uniformly at random" tests.
+//   - what_of<E>(f): the what() of the E that f throws (a failure if it throws nothing or else).
 //   - allocations(): with GOPP_TEST_COUNT_ALLOCATIONS defined before the include, a counting
 //     global operator new, for "the fast path does not allocate" tests.
 //
@@ -97,6 +98,28 @@ inline std::size_t scaled(std::size_t n, std::size_t at_least = 1) {
 // where starting a goroutine costs milliseconds (TSan creates and clears a fiber state for it).
 inline std::size_t scaled_goroutines(std::size_t n, std::size_t at_least = 1) {
   return scaled(under_thread_sanitizer ? n / 10 : n, at_least);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions
+
+// Runs f and returns the what() of the E it throws; fails the test if it throws nothing or
+// something else.
+template <class E, class F>
+std::string what_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "threw the wrong type; what(): " << e.what();
+    return {};
+  } catch (...) {
+    ADD_FAILURE() << "threw something that is not a std::exception";
+    return {};
+  }
+  ADD_FAILURE() << "threw nothing";
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,25 +47,6 @@ const std::chrono::milliseconds later = under_sanitizer ? 1000ms : 300ms;
 // The upper bound on any wait for something that must happen.
 constexpr std::chrono::milliseconds patience = 10s;
 
-// Runs f and returns the what() of the E it throws; fails the test if it throws nothing or
-// something else.
-template <class E, class F>
-std::string what_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type; what(): " << e.what();
-    return {};
-  } catch (...) {
-    ADD_FAILURE() << "threw something that is not a std::exception";
-    return {};
-  }
-  ADD_FAILURE() << "threw nothing";
-  return {};
-}
-
 // Polls c until it yields a value or `limit` passes (nullopt then). Polling instead of a blocking
 // recv(): a missing value fails the test instead of hanging it, and the value (the fire time) does
 // not depend on when it is picked up.
