@@ -644,26 +644,6 @@ TEST_P(ChanFifo, ValuesFromOneSenderArriveInTheOrderSent) {
   }
 }
 
-// The arrival order of blocked parties can only be arranged by pausing between their starts, so
-// on an overloaded machine a party may not have reached its blocking call before the next one
-// starts. The order tests therefore retry with longer pauses (1x, 5x, 25x settle_time()) and fail
-// only when every attempt saw the wrong order: a real FIFO bug fails all three.
-template <class Attempt>
-void expect_order_eventually(Attempt attempt, const std::vector<int>& want) {
-  std::string seen;
-  for (int factor : {1, 5, 25}) {
-    std::vector<int> got = attempt(settle_time() * factor);
-    if (got == want) return;
-    seen += " [";
-    for (int v : got) {
-      seen += ' ';  // not `" " + std::to_string(v)`: g++ 12 -O2 warns on it (-Wstringop-overflow)
-      seen += std::to_string(v);
-    }
-    seen += " ]";
-  }
-  ADD_FAILURE() << "wrong order in every attempt:" << seen;
-}
-
 TEST_P(ChanFifo, BlockedSendersAreServedInArrivalOrder) {
   const int senders = 5;
   for (int cap : {0, 2}) {

@@ -565,26 +565,6 @@ TEST_P(MutexSides, AHandOverToAWaiterLetsNoNewcomerBargeIn) {
   EXPECT_LT(barged, 3) << "try_lock() took the mutex that unlock() should have handed over";
 }
 
-// The arrival order of blocked parties can only be arranged by pausing between their starts, so
-// on an overloaded machine a party may not have reached its blocking call before the next one
-// starts. The order test therefore retries with longer pauses (1x, 5x, 25x settle_time()) and
-// fails only when every attempt saw the wrong order: a real FIFO bug fails all three.
-template <class Attempt>
-void expect_order_eventually(Attempt attempt, const std::vector<int>& want) {
-  std::string seen;
-  for (int factor : {1, 5, 25}) {
-    std::vector<int> got = attempt(settle_time() * factor);
-    if (got == want) return;
-    seen += " [";
-    for (int v : got) {
-      seen += ' ';
-      seen += std::to_string(v);
-    }
-    seen += " ]";
-  }
-  ADD_FAILURE() << "wrong order in every attempt:" << seen;
-}
-
 TEST_P(MutexSides, WaitersAreServedInArrivalOrderWhenTheLockIsHandedOver) {
   const int waiters = 5;
   std::vector<int> want(waiters);

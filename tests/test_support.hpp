@@ -20,6 +20,7 @@
 //     channel, empty select) declares it with expect_stranded(n).
 //   - pipeline: stops the endless goroutines of ported Go programs (sieves, power series).
 //   - chi_square_uniform(): the statistic for "select picks uniformly at random" tests.
+//   - expect_order_eventually(attempt, want): FIFO tests that retry with longer pauses.
 //   - what_of<E>(f): the what() of the E that f throws (a failure if it throws nothing or else).
 //   - allocations(): with GOPP_TEST_COUNT_ALLOCATIONS defined before the include, a counting
 //     global operator new, for "the fast path does not allocate" tests.
@@ -146,6 +147,26 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::millis
     gopp::sleep_for(std::chrono::microseconds(200));
   }
   return true;
+}
+
+// The arrival order of blocked parties can only be arranged by pausing between their starts, so
+// on an overloaded machine a party may not have reached its blocking call before the next one
+// starts. Order tests therefore retry with longer pauses (1x, 5x, 25x settle_time()) and fail
+// only when every attempt saw the wrong order: a real FIFO bug fails all three.
+template <class Attempt>
+void expect_order_eventually(Attempt attempt, const std::vector<int>& want) {
+  std::string seen;
+  for (int factor : {1, 5, 25}) {
+    std::vector<int> got = attempt(settle_time() * factor);
+    if (got == want) return;
+    seen += " [";
+    for (int v : got) {
+      seen += ' ';  // not `" " + std::to_string(v)`: g++ 12 -O2 warns on it (-Wstringop-overflow)
+      seen += std::to_string(v);
+    }
+    seen += " ]";
+  }
+  ADD_FAILURE() << "wrong order in every attempt:" << seen;
 }
 
 // ---------------------------------------------------------------------------------------------
