@@ -48,15 +48,7 @@ int parse_signal(const char* v) {
 }
 
 void write_all(const std::string& s) {
-  const char* p = s.data();
-  std::size_t left = s.size();
-  while (left > 0) {
-    const ssize_t w = ::write(STDERR_FILENO, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
+  write_stderr(s.data(), s.size());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -53,15 +54,6 @@ record_pool& free_records() {
   return *pool;
 }
 thread_local record_pool::local t_records{free_records()};
-
-void write_stderr(const char* s, std::size_t n) noexcept {
-  while (n > 0) {
-    const ssize_t w = ::write(STDERR_FILENO, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
 
 [[noreturn]] void panic(const goroutine* g, const char* what) noexcept {
   std::string msg = "panic: ";
@@ -212,6 +204,16 @@ void finish_goroutine(goroutine* g) noexcept {
   free_goroutine(g);
   // Last: ends the goroutine's claim, which is what live_goroutines() counts.
   stack_pool::release(stk);
+}
+
+void write_stderr(const char* s, std::size_t n) noexcept {
+  while (n > 0) {
+    const ssize_t w = ::write(STDERR_FILENO, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<std::size_t>(w);
+  }
 }
 
 std::string dump_goroutines() {

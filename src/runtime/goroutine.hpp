@@ -45,6 +45,9 @@ goroutine* current_goroutine() noexcept;
 goroutine* allocate_goroutine();
 void free_goroutine(goroutine* g) noexcept;
 
+// Writes all of s to stderr with write(2) (no stdio buffer, no lock), retrying on EINTR.
+void write_stderr(const char* s, std::size_t n) noexcept;
+
 // gopp::goroutine_dump()'s text (goroutine.cpp keeps the table of every record).
 std::string dump_goroutines();
 
