@@ -55,8 +55,8 @@ long os_thread_id() {
 }
 
 // Parks the calling goroutine briefly: alternately a yield (back to a run queue, from which
-// another worker may steal it) and a 1 us sleep (woken by the timer thread through the global
-// queue, taken by whichever worker looks first).
+// another worker may steal it) and a 1 us sleep (fired by its worker or the timer thread, and
+// taken by whichever worker looks first).
 void park_briefly(int i) {
   if (i % 2 == 0) {
     gopp::yield();
@@ -275,6 +275,69 @@ TEST_F(FourThreads, LocalsStayValidAcrossMigrations) {
   }
   ASSERT_TRUE(done.wait_for());
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers live in the heap of the worker a sleep began on, and that worker fires them when it next
+// picks a goroutine (timer.hpp). A worker held by a goroutine that never switches picks none: the
+// timer thread must then fire them itself, so the sleeper wakes on another worker meanwhile.
+
+TEST_F(FourThreads, ASleepOnAWorkerHeldByAGoroutineThatNeverSwitchesStillEnds) {
+  // S starts the hog (it goes to runnext of S's worker), then sleeps; the worker runs the hog
+  // next, which spins until S wakes or 3 s pass. The scenario needs both on one thread; another
+  // worker may steal the hog first, so it is tried a few times and checked whenever it happened.
+  int same_thread_runs = 0;
+  for (int attempt = 0; attempt < 20 && same_thread_runs < 3; ++attempt) {
+    std::atomic<bool> sleeper_woke{false};
+    std::atomic<bool> hog_gave_up{false};
+    std::atomic<long> sleeper_thread{0}, hog_thread{0};
+    countdown done(2);
+    gopp::go([&] {
+      sleeper_thread = os_thread_id();
+      gopp::go([&] {
+        hog_thread = os_thread_id();
+        const auto give_up = std::chrono::steady_clock::now() + 3s;
+        while (!sleeper_woke.load(std::memory_order_acquire)) {
+          if (std::chrono::steady_clock::now() > give_up) {
+            hog_gave_up = true;
+            break;
+          }
+        }
+        done.done();
+      });
+      gopp::sleep_for(5ms);
+      sleeper_woke.store(true, std::memory_order_release);
+      done.done();
+    });
+    ASSERT_TRUE(done.wait_for());
+    if (hog_thread.load() != sleeper_thread.load()) continue;
+    ++same_thread_runs;
+    EXPECT_FALSE(hog_gave_up.load()) << "the sleep ended only after its worker was free again";
+  }
+  EXPECT_GT(same_thread_runs, 0) << "the hog never ran on the sleeper's worker in 20 attempts";
+}
+
+TEST_F(FourThreads, ManyShortSleepsBegunOnEveryWorkerAllEndNoneEarly) {
+  // Sleepers on every worker, each sleeping many short times: a timer lost between a worker's
+  // heap and the timer thread (a flag nobody saw, a worker asleep with due timers) hangs one.
+  const int n = static_cast<int>(scaled(400, 64));
+  const int sleeps = 20;
+  std::atomic<int> early{0};
+  countdown done(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    gopp::go([&, i] {
+      for (int k = 0; k < sleeps; ++k) {
+        const auto d = std::chrono::microseconds(50 + 37 * ((i + k) % 13));
+        const auto start = std::chrono::steady_clock::now();
+        gopp::sleep_for(d);
+        if (std::chrono::steady_clock::now() - start < d) ++early;
+        if (k % 5 == 0) gopp::yield();  // move between workers now and then
+      }
+      done.done();
+    });
+  }
+  ASSERT_TRUE(done.wait_for());
+  EXPECT_EQ(early.load(), 0);
 }
 
 }  // namespace

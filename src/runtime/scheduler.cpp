@@ -106,6 +106,7 @@ scheduler::scheduler(unsigned threads) : inject_tail_(&inject_stub_), inject_hea
     auto* w = new worker;
     w->index = i;
     w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);
+    w->timers = timers::attach(w);
     workers_.push_back(w);
   }
   for (worker* w : workers_) {
@@ -185,6 +186,12 @@ void scheduler::exit_current() {
 
 goroutine* scheduler::find_runnable(worker* w) {
   for (;;) {
+    if (w->timers_due.load(std::memory_order_relaxed)) {
+      // Goroutines whose sleep ended join our local queue (ready() in the loop context): let
+      // an idle worker come and take half of them.
+      timers::run_due(w);
+      if (!w->runq.empty()) wake_idle();
+    }
     goroutine* g = nullptr;
     ++w->schedtick;
     if (w->schedtick % 61 == 0 && global_nonempty()) {
@@ -320,7 +327,7 @@ void scheduler::push_local(worker* w, goroutine* g) {
 
 void scheduler::spawn(goroutine* g) {
   worker* w = current_worker();
-  if (w && w->current) {
+  if (w) {  // from a goroutine, or from a timer callback in the worker's loop (after_func)
     push_local(w, g);
   } else {
     inject(g);
@@ -344,6 +351,10 @@ void scheduler::ready(goroutine* g) {
       push_local(w, old);
       if (queue_had_work) wake_idle();
     }
+  } else if (w) {
+    // A timer fired by this worker's loop (timers::run_due), which wakes idle workers once at
+    // the end of the batch.
+    push_local(w, g);
   } else {
     inject(g);
     wake_idle();
@@ -402,12 +413,15 @@ void scheduler::sleep(worker* w) {
     idle_list_ = w;
     n_idle_.fetch_add(1, std::memory_order_seq_cst);
   }
+  // From here the timer thread fires our timers itself; before, it only flags them (timer.hpp).
+  // The seq_cst store, then the seq_cst load of timers_due below, is our half of the handshake.
+  w->asleep.store(true, std::memory_order_seq_cst);
   if (w->spinning) {
     w->spinning = false;
     n_spinning_.fetch_sub(1, std::memory_order_seq_cst);
   }
   handshake_fence(n_spinning_);
-  if (work_anywhere()) {
+  if (work_anywhere() || w->timers_due.load(std::memory_order_seq_cst)) {
     std::unique_lock lock(idle_mu_);
     if (w->in_idle_list) {
       // Take ourselves back out and look again, as a spinner.
@@ -417,6 +431,7 @@ void scheduler::sleep(worker* w) {
       w->in_idle_list = false;
       n_idle_.fetch_sub(1, std::memory_order_seq_cst);
       lock.unlock();
+      w->asleep.store(false, std::memory_order_relaxed);
       w->spinning = true;
       n_spinning_.fetch_add(1, std::memory_order_seq_cst);
       return;
@@ -438,6 +453,7 @@ void scheduler::sleep(worker* w) {
     }
   }
   w->wake_word.store(worker::waiting, std::memory_order_relaxed);
+  w->asleep.store(false, std::memory_order_relaxed);
   w->spinning = true;
 }
 

@@ -41,6 +41,7 @@
 #include "runtime/fiber.hpp"
 #include "runtime/goroutine.hpp"
 #include "runtime/run_queue.hpp"
+#include "runtime/timer.hpp"
 
 namespace gopp::detail {
 
@@ -58,6 +59,7 @@ struct worker {
   eh_state* eh = nullptr;  // this thread's C++ exception state (fiber.hpp: thread_eh_state)
   bool spinning = false;
   std::uint64_t rng = 0;
+  timer_heap* timers = nullptr;  // the deadlines of sleeps begun on this worker (timer.hpp)
 
   // Sleep: the worker waits on `wake_word` while it is in the idle list, first polling it, then
   // in the kernel (in_futex). A waker sets `woken`, and makes the futex call only for in_futex.
@@ -65,6 +67,10 @@ struct worker {
   alignas(64) std::atomic<std::uint32_t> wake_word{waiting};
   worker* next_idle = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_mu_
+  // The timer thread's handshake with this worker (timer.hpp): it sets timers_due when the heap
+  // has due timers, and fires them itself while `asleep` (this worker is in sleep()).
+  std::atomic<bool> timers_due{false};
+  std::atomic<bool> asleep{false};
 
   goroutine* batch[run_queue::capacity / 2 + 1];  // scratch for global-queue transfers
 };
@@ -78,7 +84,8 @@ class scheduler {
 
   // A new goroutine: onto the current worker's queue, or the global queue from a plain thread.
   void spawn(goroutine* g);
-  // A parked goroutine became runnable (park.cpp): runnext of the current worker, or global.
+  // A parked goroutine became runnable (park.cpp): runnext of the current worker; the local
+  // queue when a worker's loop fires its timers; else the global queue.
   void ready(goroutine* g);
 
   // Called by the running goroutine: switch to the worker loop with a request.

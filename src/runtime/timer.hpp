@@ -1,29 +1,48 @@
-// Timers: one min-heap of deadlines and the thread that fires them.
+// Timers: a min-heap of deadlines per worker (plus one for plain threads), fired by the workers
+// that own them, and a timer thread that watches every heap's earliest deadline.
 //
 // A timer_node is intrusive: its owner (a sleeping goroutine's frame, a gopp::timer, a
 // park_until) embeds it and keeps it alive until it fired or cancel() returned.
 //
 // Algorithm and invariants:
-//   - The heap is a 4-ary array of (when, node) pairs ordered by `when`, the deadline copied in so
+//   - add() puts a node in the heap of the worker it runs on (Go's per-P timers), or in the shared
+//     heap on a plain thread. So goroutines on different workers starting sleeps at once do not
+//     meet on one lock: 100,000 sleepers went from one contended lock per sleep to none. A node
+//     records its heap (`home`), so cancel() from any thread finds it.
+//   - Each heap is a 4-ary array of (when, node) pairs ordered by `when`, the deadline copied in so
 //     that sifting never reads the nodes themselves; each node knows its index, so cancel()
-//     removes it in O(log n) instead of leaving a tombstone behind (tickers reset often).
-//   - The timer thread sleeps until the earliest deadline (the runtime's idle sleep bounded by the
-//     next deadline: workers themselves sleep without a time-out, and this thread wakes them by
-//     making goroutines runnable). add() wakes it only when the new node becomes the earliest.
-//   - fire() runs on the timer thread WITH the heap lock held. So cancel() is linearizable: once
-//     it returns, the callback has either finished or will never run, and the owner may destroy
-//     the node. The price: a callback must be short and must not call add/cancel; and nobody may
-//     add or cancel a timer while holding a lock that a callback takes (channel locks). Between
-//     batches of 64 fires the thread lets the lock go, so adds and cancels are not held up for
-//     the whole of a burst (100,000 sleepers due at once).
+//     removes it in O(log n) instead of leaving a tombstone behind (tickers reset often). A heap
+//     publishes its earliest deadline in an atomic, for the timer thread to read without its lock.
+//   - fire() runs WITH the heap's lock held. So cancel() is linearizable: once it returns, the
+//     callback has either finished or will never run, and the owner may destroy the node. The
+//     price: a callback must be short and must not call add/cancel; and nobody may add or cancel
+//     a timer while holding a lock that a callback takes (channel locks). Between batches of 64
+//     fires the lock is let go, so a cancel is not held up for the whole of a burst.
+//   - The timer thread sleeps until the earliest deadline of all heaps (the runtime's idle sleep
+//     bounded by the next deadline: workers themselves sleep without a time-out). When a
+//     worker's heap is due, the thread sets the worker's `timers_due` flag; the worker fires its
+//     own timers the next time it looks for work (run_due), so a burst of expiries is spread
+//     over the workers and each woken goroutine lands in the local run queue of the worker that
+//     fired it, not in the global queue. The thread fires a worker's heap itself when that
+//     worker sleeps (a seq_cst flag/asleep handshake: one of the two always sees the other), or
+//     when the flag is still unseen after `stuck_grace` (a goroutine that never switches holds
+//     the worker). The shared heap it always fires itself.
+//   - Sleeping and adding: the thread publishes `sleeping_until` (seq_cst), then reads every
+//     heap's earliest again before it waits; add() publishes a new earliest (seq_cst), then reads
+//     `sleeping_until` and notifies if it is later. Whichever comes second sees the other, so
+//     an earlier deadline never waits for a later wake-up.
 //   - While any worker is busy the thread also wakes every 10 ms to run the scheduler's monitor
 //     (scheduler::check_stuck_workers), Go's sysmon.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 
 namespace gopp::detail {
+
+struct timer_heap;  // timer.cpp
+struct worker;      // scheduler.hpp
 
 struct timer_node {
   using clock = std::chrono::steady_clock;
@@ -31,11 +50,12 @@ struct timer_node {
 
   clock::time_point when{};
   void (*fire)(timer_node*) = nullptr;
-  // > 0: a periodic timer (a ticker). After each fire the timer thread re-queues it at the next
-  // multiple of `period` after `when` that lies in the future: ticks a slow receiver missed are
-  // dropped, and the schedule does not drift.
+  // > 0: a periodic timer (a ticker). After each fire it is re-queued at the next multiple of
+  // `period` after `when` that lies in the future: ticks a slow receiver missed are dropped, and
+  // the schedule does not drift.
   std::chrono::nanoseconds period{0};
-  std::size_t heap_index = not_queued;  // guarded by the timer lock
+  std::size_t heap_index = not_queued;     // guarded by the lock of `home`
+  std::atomic<timer_heap*> home{nullptr};  // the heap add() last put it in
 };
 
 // now + d, saturating: a huge duration means "never", not an overflow into the past (Go too).
@@ -48,12 +68,17 @@ inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanosec
 
 namespace timers {
 void start();
-// Schedules `n` at n->when (which may be in the past: it fires at once). `n` must not be queued.
+// Schedules `n` at n->when (which may be in the past: it fires soon). `n` must not be queued.
 void add(timer_node* n);
 // Unschedules `n`. True if it was pending (it will not fire); false if it already fired.
 bool cancel(timer_node* n);
-// Timers queued now (for tests and diagnostics).
+// Timers queued now, in all heaps (for tests and diagnostics).
 std::size_t pending();
+
+// The scheduler's side. attach() makes worker `w`'s heap (before `w` runs). run_due() is called
+// by `w`'s loop, with no goroutine running, when w->timers_due is set: it fires w's due timers.
+timer_heap* attach(worker* w);
+void run_due(worker* w);
 }  // namespace timers
 
 }  // namespace gopp::detail
