@@ -1,21 +1,26 @@
 // Goroutine stacks: mmap'd in slabs, committed lazily, guarded, and pooled for reuse.
 //
-// Layout of one slab (one mmap of `stacks_per_slab` stacks; addresses grow to the right):
+// Layout of one slab (`stacks_per_slab` stacks, contiguous; addresses grow to the right):
 //
 //   [guard | stack 0 ][guard | stack 1 ] ... each "guard" is `guard_size` bytes
 //
 // Algorithm and invariants:
 //   - A stack is `guard_size + size` bytes of one MAP_NORESERVE mapping: pages are committed
 //     only when a goroutine touches them, so a goroutine that uses 4 KiB costs 4 KiB of RSS.
-//   - The guard below each stack is PROT_NONE while the process stays within its mapping budget:
-//     every guard splits the slab's VMA, costing two entries of vm.max_map_count (65530 by
-//     default). The budget is half of what the limit leaves after the process's other mappings;
-//     a stack allocated past it has no hardware guard, only a "canary": its guard bytes must stay
-//     zero. The runtime checks it when a goroutine ends, and at every switch it checks that the
-//     goroutine's saved stack pointer is not at or below the stack's bottom (see overflowed_at
-//     and canary_intact). $GOPP_GUARDED_STACKS=n lowers the budget to n (0: no guards at all).
+//   - Slabs are carved from regions mapped 1, 2, 4 ... 64 slabs at a time (stack.cpp says why:
+//     each new mapping write-locks the VMA that all stacks' page faults use).
+//   - The guard below each stack faults on any access. On Linux 6.13+ it is a page-table guard
+//     (madvise MADV_GUARD_INSTALL): it splits no mapping, so every stack has one, however many.
+//     On older kernels it is PROT_NONE (mprotect) while the process stays within its mapping
+//     budget: every such guard splits the slab's VMA, costing two entries of vm.max_map_count
+//     (65530 by default). The budget is half of what the limit leaves after the process's other
+//     mappings. A stack allocated past it has no hardware guard, only a "canary": its guard
+//     bytes must stay zero. The runtime checks it when a goroutine ends, and at every switch it
+//     checks that the goroutine's saved stack pointer is not at or below the stack's bottom (see
+//     overflowed_at and canary_intact). $GOPP_GUARDED_STACKS=n caps the guarded stacks at n
+//     (0: no guards at all) with either kind. The method is probed once, on a scratch page.
 //     This is the documented trade that lets 100,000+ goroutines be alive at once under the
-//     default kernel settings.
+//     default kernel settings on any kernel.
 //   - Reading a canary commits no memory: slabs are MADV_NOHUGEPAGE, so a read of a page never
 //     written maps the kernel's shared zero page (measured on Linux 6.18: reading 20,000 untouched
 //     canary pages raised RSS by 128 KiB, the page tables). Without that advice, a kernel with
