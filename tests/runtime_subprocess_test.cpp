@@ -11,6 +11,7 @@
 #include <gopp/detail/park.hpp>
 #include <gopp/go.hpp>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -227,6 +228,58 @@ TEST_F(RuntimeSubprocess, GoThrowsStackExhaustedErrorUnderALoweredAddressSpaceLi
   GOPP_SKIP_UNDER_SANITIZERS();
   EXPECT_EXIT(exhaust_stacks_under_rlimit_as(), ::testing::ExitedWithCode(0),
               "^caught stack_exhausted_error after [1-9][0-9]* goroutines: [^\n]*RLIMIT_AS");
+}
+
+// Stack guards and the kernel's mapping limit (stack.hpp): on Linux 6.13+ a guard lives in the
+// page tables and splits no mapping, so live goroutines, each with a guarded stack, must not
+// use up vm.max_map_count. (With mprotect guards each would cost two mappings.)
+
+// Whether this kernel has page-table guards (MADV_GUARD_INSTALL), probed as the runtime does.
+bool kernel_has_page_table_guards() {
+  const std::size_t len = 4096;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  const bool ok = madvise(p, len, 102 /* MADV_GUARD_INSTALL */) == 0;
+  munmap(p, len);
+  return ok;
+}
+
+std::size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+[[noreturn]] void hold_live_goroutines_and_count_mappings(std::size_t live) {
+  die_if_still_alive_after(120);
+  countdown started(1);
+  gopp::go([&started] { started.done(); });  // the runtime and its threads exist from here
+  if (!started.wait_for(10s)) std::_Exit(2);
+  const std::size_t before = mapping_count();
+  std::atomic<bool> release{false};
+  countdown running(live);
+  countdown finished(live);
+  for (std::size_t i = 0; i < live; ++i) {
+    gopp::go([&] {
+      running.done();
+      while (!release) gopp::sleep_for(1ms);
+      finished.done();
+    });
+  }
+  if (!running.wait_for(100s)) std::_Exit(3);
+  const std::size_t grew = mapping_count() - before;
+  std::fprintf(stderr, "%zu live goroutines added %zu mappings\n", live, grew);
+  release = true;
+  if (!finished.wait_for(100s)) std::_Exit(4);
+  std::exit(grew < live / 10 ? 0 : 1);
+}
+
+TEST_F(RuntimeSubprocess, WithPageTableGuardsLiveGuardedStacksCostAlmostNoMappings) {
+  if (!kernel_has_page_table_guards()) GTEST_SKIP() << "kernel without MADV_GUARD_INSTALL";
+  const std::size_t live = gopp_runtime_test::under_sanitizer ? 2000 : 10000;
+  EXPECT_EXIT(hold_live_goroutines_and_count_mappings(live), ::testing::ExitedWithCode(0),
+              "live goroutines added [0-9]+ mappings");
 }
 
 // ---------------------------------------------------------------------------------------------
