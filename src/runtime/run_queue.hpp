@@ -84,6 +84,15 @@ class run_queue {
     }
   }
 
+  // Owner only: the goroutine k places from the front, or nullptr. A hint (for prefetching): a
+  // stealer may take it at any moment.
+  goroutine* peek(std::uint32_t k) const noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_relaxed);
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - h <= k || t - h > capacity) return nullptr;
+    return slots_[(h + k) % capacity].load(std::memory_order_relaxed);
+  }
+
   bool empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
   }

@@ -68,6 +68,29 @@ void goroutine_entry(ctx::transfer_t t) noexcept {
   scheduler::instance().exit_current();
 }
 
+// Starts loading what the goroutines next in w's queue will touch first, while the one about to
+// run runs: a program with many goroutines (100,000 sleepers) misses the cache on every record
+// and stack it switches to. The next one's saved context (the registers its switch pushed, and
+// the frames above them, which it returns through), and the record of the one after it, whose
+// context pointer the next call reads. Not under TSan: reading the next record's context races,
+// benignly, with a stealer that runs it meanwhile.
+void prefetch_upcoming(const worker* w) noexcept {
+#ifndef GOPP_TSAN
+  if (const goroutine* after_next = w->runq.peek(1)) __builtin_prefetch(after_next, 1);
+  if (const goroutine* next = w->runq.peek(0)) {
+    if (const char* sp = static_cast<const char*>(next->context.fctx)) {
+      for (int line = 0; line < 8; ++line) __builtin_prefetch(sp + 64 * line, 1);
+    } else {
+      for (int line = 0; line < 2; ++line) {
+        __builtin_prefetch(reinterpret_cast<const char*>(next) + 64 * line, 0);
+      }
+    }
+  }
+#else
+  (void)w;
+#endif
+}
+
 }  // namespace
 
 [[gnu::noinline]] worker* current_worker() noexcept {
@@ -134,6 +157,7 @@ void scheduler::execute(worker* w, goroutine* g) {
       make_context(g->context, g->stk->top(), g->stk->size, &goroutine_entry);
       sanitizer::on_fiber_create(g->context.san);
     }
+    prefetch_upcoming(w);
     ctx::transfer_t t = switch_to(w->sched, g->context, w->eh, g);
     // Back on this worker's own stack: `w` is still this thread's worker.
     g->context.fctx = t.fctx;
