@@ -70,6 +70,7 @@ bool parker::park_until(std::chrono::steady_clock::time_point deadline) {
     park_timeout t;
     t.when = deadline;
     t.target = this;
+    t.touches = this;
     t.fire = [](timer_node* n) {
       auto* self = static_cast<park_timeout*>(n);
       parker* target = self->target;  // read first: once `fired` is set the node may be gone

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/deadline_queue.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace gopp::detail {
@@ -22,104 +23,71 @@ std::int64_t ticks(clock::time_point t) noexcept {
 }
 }  // namespace
 
-// A 4-ary min-heap of (deadline, node) pairs. The deadline is copied into the array so that
-// sifting compares entries of one array: the nodes live on goroutine stacks all over memory, and
-// reading each one's `when` cost a cache and TLB miss per comparison (100,000 sleepers spent most
-// of the timer thread's time there). Four children per node halve the depth for the same reason
-// (Go's timer heap is 4-ary too); a move still writes the moved node's heap_index.
+// One heap of timers: a worker's, or the shared one of plain threads (timer.hpp), ordered by a
+// deadline_queue.
 struct alignas(64) timer_heap {
-  struct entry {
-    clock::time_point when;
-    timer_node* node;
-  };
-  static constexpr std::size_t arity = 4;
-
   explicit timer_heap(worker* w) : owner(w) {}
 
   worker* const owner;  // nullptr: the shared heap of plain threads
   std::mutex mu;
-  std::vector<entry> heap;  // guarded by mu
-  // Ticks of heap.front().when, written under mu. On a line of its own: the timer thread reads
-  // it while the owner takes `mu` for every sleep.
+  deadline_queue queue;  // guarded by mu
+  // Ticks of the earliest deadline, written under mu. On a line of its own: the timer thread
+  // reads it while the owner takes `mu` for every sleep.
   alignas(64) std::atomic<std::int64_t> earliest{never};
   // The timer thread's own: when it set owner->timers_due, and the earliest deadline it last saw.
   clock::time_point flagged_at{};
   std::int64_t seen_earliest = never;
 
-  void publish_earliest() {
-    const std::int64_t e = heap.empty() ? never : ticks(heap.front().when);
+  // Publishes the earliest deadline after a change; returns it.
+  std::int64_t publish_earliest() {
+    const std::int64_t e = queue.empty() ? never : ticks(queue.front_when());
     if (earliest.load(std::memory_order_relaxed) != e) {
       earliest.store(e, std::memory_order_seq_cst);
     }
+    return e;
   }
-  void place(std::size_t i, entry e) {
-    heap[i] = e;
-    e.node->heap_index = i;
-  }
-  void push(timer_node* n) {
-    heap.push_back({n->when, n});
-    sift_up(heap.size() - 1);
-  }
-  void sift_up(std::size_t i) {
-    const entry e = heap[i];
-    while (i > 0) {
-      const std::size_t parent = (i - 1) / arity;
-      if (heap[parent].when <= e.when) break;
-      place(i, heap[parent]);
-      i = parent;
-    }
-    place(i, e);
-  }
-  void sift_down(std::size_t i) {
-    const entry e = heap[i];
-    const std::size_t size = heap.size();
-    for (;;) {
-      const std::size_t first = arity * i + 1;
-      if (first >= size) break;
-      std::size_t child = first;
-      const std::size_t last = std::min(first + arity, size);
-      for (std::size_t c = first + 1; c < last; ++c) {
-        if (heap[c].when < heap[child].when) child = c;
-      }
-      if (e.when <= heap[child].when) break;
-      place(i, heap[child]);
-      i = child;
-    }
-    place(i, e);
-  }
-  void remove(timer_node* n) {
-    const std::size_t i = n->heap_index;
-    const entry last = heap.back();
-    heap.pop_back();
-    n->heap_index = timer_node::not_queued;
-    if (last.node == n) return;
-    place(i, last);
-    if (i > 0 && last.when < heap[(i - 1) / arity].when) {
-      sift_up(i);
-    } else {
-      sift_down(i);
-    }
+
+  static void prefetch_touches(const timer_node* n) {
+    if (n->touches) __builtin_prefetch(n->touches, 1);
   }
 
   // Fires every node due at `now`, the lock taken here. Returns how many fired.
+  //
+  // In batches of up to 64: the due nodes are taken out of the heap first, then fired in
+  // deadline order while what the next ones' callbacks touch loads (timer_node::touches: a
+  // sleeper's parker, in a record that is a cache miss apiece when 100,000 goroutines sleep).
+  // Between batches the lock is let go, so that 100,000 timers due at once do not hold up every
+  // add() and cancel() for the whole run. (A node taken out but not yet fired is still covered
+  // by the lock: a cancel() in between would wait, then find it fired.)
   std::size_t fire_due(clock::time_point now) {
     std::unique_lock lock(mu);
     std::size_t fired = 0;
-    while (!heap.empty() && heap.front().when <= now) {
-      timer_node* n = heap.front().node;
-      remove(n);
-      // Read before firing: a one-shot node may be freed by its own callback (gopp::after).
-      const bool periodic = n->period.count() > 0;
-      n->fire(n);
-      if (periodic) {
-        const auto missed = (now - n->when) / n->period;
-        n->when += n->period * (missed + 1);
-        push(n);
+    constexpr std::size_t batch_size = 64;
+    timer_node* batch[batch_size];
+    while (!queue.empty() && queue.front_when() <= now) {
+      std::size_t count = 0;
+      while (count < batch_size && !queue.empty() && queue.front_when() <= now) {
+        batch[count++] = queue.pop_front();
       }
-      // Let add() and cancel() in between batches: 100,000 timers due at once would otherwise
-      // hold every sleeper that wakes (its cancel) and every new one (its add) for the whole run.
-      if (++fired % 64 == 0) {
-        publish_earliest();
+      // Taking a node out wrote its heap_index, so the nodes are at hand; what their callbacks
+      // touch is loaded a few fires ahead.
+      constexpr std::size_t ahead = 8;
+      for (std::size_t i = 0; i < count && i < ahead; ++i) prefetch_touches(batch[i]);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (i + ahead < count) prefetch_touches(batch[i + ahead]);
+        timer_node* n = batch[i];
+        // Read before firing: a one-shot node may be freed by its own callback (gopp::after).
+        const bool periodic = n->period.count() > 0;
+        n->fire(n);
+        if (periodic) {
+          const auto missed = (now - n->when) / n->period;
+          n->when += n->period * (missed + 1);
+          queue.push(n);
+        }
+      }
+      fired += count;
+      publish_earliest();
+      if (count == batch_size) {
         lock.unlock();
         lock.lock();
       }
@@ -258,8 +226,9 @@ void add(timer_node* n) {
   bool front = false;
   {
     std::lock_guard lock(h.mu);
-    h.push(n);
-    front = n->heap_index == 0;
+    const std::int64_t before = h.earliest.load(std::memory_order_relaxed);
+    h.queue.push(n);
+    front = ticks(n->when) < before;
     if (front) h.publish_earliest();
   }
   if (front) notify_if_earlier(ticks(n->when));
@@ -272,9 +241,8 @@ bool cancel(timer_node* n) {
     std::lock_guard lock(h->mu);
     if (n->home.load(std::memory_order_relaxed) != h) continue;  // re-added elsewhere meanwhile
     if (n->heap_index == timer_node::not_queued) return false;
-    const bool was_front = n->heap_index == 0;
-    h->remove(n);
-    if (was_front) h->publish_earliest();
+    h->queue.remove(n);
+    h->publish_earliest();
     return true;
   }
 }
@@ -289,7 +257,7 @@ std::size_t pending() {
   std::size_t n = 0;
   for (timer_heap* h : heaps) {
     std::lock_guard lock(h->mu);
-    n += h->heap.size();
+    n += h->queue.size();
   }
   return n;
 }

@@ -9,10 +9,11 @@
 //     heap on a plain thread. So goroutines on different workers starting sleeps at once do not
 //     meet on one lock: 100,000 sleepers went from one contended lock per sleep to none. A node
 //     records its heap (`home`), so cancel() from any thread finds it.
-//   - Each heap is a 4-ary array of (when, node) pairs ordered by `when`, the deadline copied in so
-//     that sifting never reads the nodes themselves; each node knows its index, so cancel()
-//     removes it in O(log n) instead of leaving a tombstone behind (tickers reset often). A heap
-//     publishes its earliest deadline in an atomic, for the timer thread to read without its lock.
+//   - Each heap orders its nodes in a deadline_queue (deadline_queue.hpp): deadlines added in
+//     order (sleeps of one duration) go to an O(1) run, the rest to a 4-ary heap; each node knows
+//     its position, so cancel() removes it at once instead of leaving it behind (tickers reset
+//     often). A heap publishes its earliest deadline in an atomic, for the timer thread to read
+//     without its lock.
 //   - fire() runs WITH the heap's lock held. So cancel() is linearizable: once it returns, the
 //     callback has either finished or will never run, and the owner may destroy the node. The
 //     price: a callback must be short and must not call add/cancel; and nobody may add or cancel
@@ -54,7 +55,9 @@ struct timer_node {
   // `period` after `when` that lies in the future: ticks a slow receiver missed are dropped, and
   // the schedule does not drift.
   std::chrono::nanoseconds period{0};
-  std::size_t heap_index = not_queued;     // guarded by the lock of `home`
+  std::size_t heap_index = not_queued;  // its place in the deadline_queue of `home`, under its lock
+  // What `fire` touches first, if known (a sleeper's parker): loaded ahead of a burst of fires.
+  const void* touches = nullptr;
   std::atomic<timer_heap*> home{nullptr};  // the heap add() last put it in
 };
 
