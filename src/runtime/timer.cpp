@@ -223,15 +223,17 @@ void add(timer_node* n) {
   start();  // a timer may be the first thing a program uses (gopp::after on main)
   timer_heap& h = heap_for_this_thread();
   n->home.store(&h, std::memory_order_relaxed);
+  // Read before the node is published: once the lock is let go, the timer thread may fire it,
+  // re-queue it (a ticker moves its deadline) or free it (gopp::after).
+  const std::int64_t when = ticks(n->when);
   bool front = false;
   {
     std::lock_guard lock(h.mu);
-    const std::int64_t before = h.earliest.load(std::memory_order_relaxed);
+    front = when < h.earliest.load(std::memory_order_relaxed);
     h.queue.push(n);
-    front = ticks(n->when) < before;
     if (front) h.publish_earliest();
   }
-  if (front) notify_if_earlier(ticks(n->when));
+  if (front) notify_if_earlier(when);
 }
 
 bool cancel(timer_node* n) {
