@@ -50,6 +50,8 @@ class free_pool {
       items_[count_++] = p;
     }
     std::size_t size() const noexcept { return count_; }
+    // What the (k+1)-th next take() returns without a refill, or nullptr. For prefetching.
+    T* peek(std::size_t k) const noexcept { return count_ > k ? items_[count_ - 1 - k] : nullptr; }
 
    private:
     free_pool& pool_;

@@ -81,9 +81,11 @@ void prefetch_upcoming(const worker* w) noexcept {
     if (const char* sp = static_cast<const char*>(next->context.fctx)) {
       for (int line = 0; line < 8; ++line) __builtin_prefetch(sp + 64 * line, 1);
     } else {
+      // It never ran: its record, and the stack it will take.
       for (int line = 0; line < 2; ++line) {
         __builtin_prefetch(reinterpret_cast<const char*>(next) + 64 * line, 0);
       }
+      stack_pool::prefetch_next();
     }
   }
 #else

@@ -235,6 +235,14 @@ stack* allocate() noexcept {
   return grow_locked() ? t_cache.take() : nullptr;
 }
 
+void prefetch_next() noexcept {
+  if (const stack* after_next = t_cache.peek(1)) __builtin_prefetch(after_next, 0);
+  if (const stack* next = t_cache.peek(0)) {
+    const char* top = next->top();
+    for (int line = 1; line <= 4; ++line) __builtin_prefetch(top - 64 * line, 1);
+  }
+}
+
 void release(stack* s) noexcept {
   t_cache.put(s);
   // Release, paired with the acquire in claimed(): a thread that sees the count of goroutines

@@ -66,6 +66,9 @@ std::size_t stack_size() noexcept;
 // Takes a stack from the calling thread's cache, the global pool or a new slab.
 // Returns nullptr when no memory can be mapped.
 stack* allocate() noexcept;
+// Starts loading the top of the stack the calling thread's next allocate() will return (the
+// lines a new goroutine's first frames write), and the descriptor of the one after it.
+void prefetch_next() noexcept;
 // Returns a stack to the pool, and ends its claim.
 void release(stack* s) noexcept;
 
