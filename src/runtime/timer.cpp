@@ -269,8 +269,9 @@ void run_due(worker* w) {
   // Acquire: the deadlines the thread saw due are then due by our own clock reading too.
   w->timers_due.exchange(false, std::memory_order_acquire);
   timer_heap& h = *w->timers;
-  if (h.earliest.load(std::memory_order_acquire) > ticks(clock::now())) return;
-  h.fire_due(clock::now());
+  const clock::time_point now = clock::now();
+  if (h.earliest.load(std::memory_order_acquire) > ticks(now)) return;
+  h.fire_due(now);
   notify_if_earlier(h.earliest.load(std::memory_order_relaxed));
 }
 
