@@ -57,7 +57,7 @@ std::mutex g_mu;            // guards slab creation and the variables below
 std::size_t g_guarded = 0;  // guarded stacks ever made (guards are never removed)
 std::size_t g_budget = 0;   // computed on first use
 
-// How guards are made: probed on the first one (the kernel either has guard regions or not).
+// How guards are made: probed once, on a scratch page, before the first guard.
 enum class guard_method { unknown, page_table, mprotect };
 guard_method g_method = guard_method::unknown;
 

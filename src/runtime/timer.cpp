@@ -38,20 +38,19 @@ struct alignas(64) timer_heap {
   clock::time_point flagged_at{};
   std::int64_t seen_earliest = never;
 
-  // Publishes the earliest deadline after a change; returns it.
-  std::int64_t publish_earliest() {
+  // Publishes the earliest deadline after a change.
+  void publish_earliest() {
     const std::int64_t e = queue.empty() ? never : ticks(queue.front_when());
     if (earliest.load(std::memory_order_relaxed) != e) {
       earliest.store(e, std::memory_order_seq_cst);
     }
-    return e;
   }
 
   static void prefetch_touches(const timer_node* n) {
     if (n->touches) __builtin_prefetch(n->touches, 1);
   }
 
-  // Fires every node due at `now`, the lock taken here. Returns how many fired.
+  // Fires every node due at `now`, the lock taken here.
   //
   // In batches of up to 64: the due nodes are taken out of the heap first, then fired in
   // deadline order while what the next ones' callbacks touch loads (timer_node::touches: a
@@ -59,9 +58,8 @@ struct alignas(64) timer_heap {
   // Between batches the lock is let go, so that 100,000 timers due at once do not hold up every
   // add() and cancel() for the whole run. (A node taken out but not yet fired is still covered
   // by the lock: a cancel() in between would wait, then find it fired.)
-  std::size_t fire_due(clock::time_point now) {
+  void fire_due(clock::time_point now) {
     std::unique_lock lock(mu);
-    std::size_t fired = 0;
     constexpr std::size_t batch_size = 64;
     timer_node* batch[batch_size];
     while (!queue.empty() && queue.front_when() <= now) {
@@ -85,15 +83,13 @@ struct alignas(64) timer_heap {
           queue.push(n);
         }
       }
-      fired += count;
-      publish_earliest();
       if (count == batch_size) {
+        publish_earliest();
         lock.unlock();
         lock.lock();
       }
     }
     publish_earliest();
-    return fired;
   }
 };
 
