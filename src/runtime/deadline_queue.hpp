@@ -33,6 +33,13 @@ class deadline_queue {
  public:
   using clock = timer_node::clock;
 
+  // Room for a few sleeps from the start: a heap is made when the runtime starts, and its first
+  // timers then allocate nothing on a worker or the timer thread.
+  deadline_queue() {
+    heap_.reserve(initial_capacity);
+    run_.reserve(initial_capacity);
+  }
+
   bool empty() const noexcept { return heap_.empty() && run_live_ == 0; }
   std::size_t size() const noexcept { return heap_.size() + run_live_; }
 
@@ -91,6 +98,7 @@ class deadline_queue {
     timer_node* node;  // nullptr: a tombstone (run only)
   };
   static constexpr std::size_t arity = 4;
+  static constexpr std::size_t initial_capacity = 64;
   // Tags a run position in heap_index. timer_node::not_queued has it too, but is never stored
   // in a queued node.
   static constexpr std::size_t in_run = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);

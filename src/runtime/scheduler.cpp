@@ -134,6 +134,7 @@ scheduler::scheduler(unsigned threads) : inject_tail_(&inject_stub_), inject_hea
     w->timers = timers::attach(w);
     workers_.push_back(w);
   }
+  monitor_last_seen_.resize(threads);
   for (worker* w : workers_) {
     std::thread([this, w] { run_worker(w); }).detach();
   }
@@ -486,16 +487,15 @@ void scheduler::sleep(worker* w) {
 void scheduler::check_stuck_workers() {
   // Work waiting behind a worker that has not switched since the last look (it runs one long
   // goroutine) gets a spinning worker sent to steal it.
-  static thread_local std::vector<std::uint32_t> last_seen;
-  last_seen.resize(workers_.size());
   bool stuck = false;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     worker* v = workers_[i];
     const std::uint32_t s = v->switches.load(std::memory_order_relaxed);
-    if (s == last_seen[i] && (!v->runq.empty() || v->runnext.load(std::memory_order_relaxed))) {
+    if (s == monitor_last_seen_[i] &&
+        (!v->runq.empty() || v->runnext.load(std::memory_order_relaxed))) {
       stuck = true;
     }
-    last_seen[i] = s;
+    monitor_last_seen_[i] = s;
   }
   if (stuck) wake_idle();
 }

@@ -119,6 +119,9 @@ class scheduler {
   void switch_out(switch_request r);
 
   std::vector<worker*> workers_;
+  // The monitor's (the timer thread's) record of each worker's switch count at its last look.
+  // Sized here, so that the runtime's background threads allocate nothing once it runs.
+  std::vector<std::uint32_t> monitor_last_seen_;
   std::vector<std::thread> threads_;
 
   // Goroutines made runnable by plain threads (spawned from main, woken by a std::thread or the
