@@ -7,6 +7,7 @@
 #include "gopp/duration.hpp"
 #include "gopp/go.hpp"
 #include "gopp/log.hpp"
+#include "gopp/net.hpp"
 #include "gopp/pool.hpp"
 #include "gopp/select.hpp"
 #include "gopp/sync.hpp"
