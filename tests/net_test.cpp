@@ -458,9 +458,13 @@ TEST_F(fd_checked, HalfCloseLetsThePeerFinish) {
 
 TEST_F(fd_checked, FourMiBThroughSmallSocketBuffers) {
   auto [c, s] = tcp_pair();
+  // The writer's buffer is tiny, so one write() is many partial writes. The reader's is larger:
+  // with a 4 KiB receive window loopback TCP crawls (delayed ACKs against silly-window
+  // avoidance: 80 s for 4 MiB), whatever the poller does.
   const int small = 4096;
+  const int rcv = 16384;
   ::setsockopt(c.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   const std::size_t size = 4 << 20;
   std::vector<std::byte> data(size);
   for (std::size_t i = 0; i < size; ++i)
@@ -612,9 +616,9 @@ TEST_F(fd_checked, FdReusedRightAfterCloseGetsNoStaleEvent) {
     parked.add(1);
     gopp::go([&parked, a]() mutable {
       std::array<std::byte, 8> buf;
-      try {
-        a.read(buf);
-        ADD_FAILURE() << "a read on a closed conn returned";
+      try {  // the bytes below may arrive before the close: only the new conn is checked
+        while (a.read(buf) > 0) {
+        }
       } catch (const net::op_error& e) {
         EXPECT_EQ(e.code(), net::errc::closed) << e.what();
       }
