@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "gopp/duration.hpp"
+#include "gopp/net.hpp"
 
 // True in the asan and tsan builds, where timing bounds must be looser.
 #if defined(GOPP_SANITIZER_ADDRESS) || defined(GOPP_SANITIZER_THREAD)
@@ -53,11 +54,15 @@ using std::chrono::nanoseconds;
 constexpr const char* worker_pools_bin = GOPP_WORKER_POOLS_BIN;
 constexpr const char* pool_vs_sequential_bin = GOPP_POOL_VS_SEQUENTIAL_BIN;
 constexpr const char* hello_goroutines_bin = GOPP_HELLO_GOROUTINES_BIN;
+constexpr const char* echo_server_bin = GOPP_ECHO_SERVER_BIN;
+constexpr const char* fetch_pool_bin = GOPP_FETCH_POOL_BIN;
 #define GOPP_NEED_EXAMPLES() (void)0
 #else
 constexpr const char* worker_pools_bin = "";
 constexpr const char* pool_vs_sequential_bin = "";
 constexpr const char* hello_goroutines_bin = "";
+constexpr const char* echo_server_bin = "";
+constexpr const char* fetch_pool_bin = "";
 #define GOPP_NEED_EXAMPLES() GTEST_SKIP() << "examples not built (GOPP_BUILD_EXAMPLES=OFF)"
 #endif
 
@@ -293,6 +298,114 @@ TEST(HelloGoroutinesExample, EveryGoroutineSaysHelloOnce) {
   std::sort(lines.begin(), lines.end());
   EXPECT_EQ(lines, (std::vector<std::string>{"hello from goroutine 1", "hello from goroutine 2",
                                              "hello from goroutine 3"}));
+}
+
+// ---- examples/fetch_pool.cpp ----
+
+// The seed's pool where each job is a request to a local server that answers after the job
+// time: the same shape and promises as pool_vs_sequential, with I/O instead of sleep.
+TEST(FetchPoolExample, LogsBothTimesAndThePoolIsFaster) {
+  GOPP_NEED_EXAMPLES();
+  const run_result r = run({fetch_pool_bin, job_arg});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 20u) << r.out;
+  EXPECT_GE(check_job_lines({out.begin(), out.begin() + 10}, 5, 3), 2) << "no overlap";
+  const std::vector<std::string> sequential(out.begin() + 10, out.end());
+  for (int j = 1; j <= 5; ++j) {
+    EXPECT_EQ(sequential[2 * j - 2], "worker 1 started  job " + std::to_string(j));
+    EXPECT_EQ(sequential[2 * j - 1], "worker 1 finished job " + std::to_string(j));
+  }
+  const auto err = lines_of(r.err);
+  ASSERT_EQ(err.size(), 2u) << r.err;
+  const nanoseconds pool = logged_time(err[0], "time using worker pool");
+  const nanoseconds seq = logged_time(err[1], "time without using worker pool");
+  EXPECT_GE(pool, 2 * job);
+  EXPECT_GE(seq, 5 * job);
+  EXPECT_LT(pool * 4, seq * (sanitized ? 4 : 3))
+      << "pool " << gopp::format_duration(pool) << " vs sequential " << gopp::format_duration(seq);
+}
+
+// ---- examples/echo_server.cpp ----
+
+// Starts the echo server on a free port, waits for its "listening on ADDR" line, and returns
+// {pid, ADDR}; kills it on failure.
+std::pair<pid_t, std::string> start_echo_server() {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return {-1, ""};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl(echo_server_bin, echo_server_bin, "127.0.0.1:0", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[256];
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  const std::string prefix = "listening on ";
+  if (text.rfind(prefix, 0) != 0 || text.find('\n') == std::string::npos) {
+    ADD_FAILURE() << "no \"listening on ADDR\" line: \"" << text << "\"";
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return {-1, ""};
+  }
+  return {pid, text.substr(prefix.size(), text.find('\n') - prefix.size())};
+}
+
+TEST(EchoServerExample, EchoesEveryByteOnEveryConnectionUntilTheClientCloses) {
+  GOPP_NEED_EXAMPLES();
+  const auto [pid, address] = start_echo_server();
+  ASSERT_GT(pid, 0);
+  {
+    // Three connections at once, each sending 256 KiB in pieces and reading all of it back.
+    std::vector<gopp::net::conn> conns;
+    for (int i = 0; i < 3; ++i) conns.push_back(gopp::net::dial("tcp", address));
+    std::string data(256 * 1024, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+    for (int i = 0; i < 3; ++i) {
+      auto& c = conns[static_cast<std::size_t>(i)];
+      c.set_deadline(60s);
+      std::string got(data.size(), '\0');
+      gopp::wait_group wg;
+      wg.add(1);
+      gopp::go([&] {
+        got.resize(c.read_full(std::span(got.data(), got.size())));
+        wg.done();
+      });
+      for (std::size_t off = 0; off < data.size(); off += 10000) {
+        c.write(std::string_view(data).substr(off, 10000));
+      }
+      wg.wait();
+      EXPECT_TRUE(got == data) << "connection " << i << " got " << got.size() << " bytes back";
+    }
+    // Half-close: the server echoes what came before and then closes its side.
+    conns[0].write("last words");
+    conns[0].close_write();
+    std::string tail(64, '\0');
+    tail.resize(conns[0].read_full(std::span(tail.data(), tail.size())));
+    EXPECT_EQ(tail, "last words");
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "the server ran until it was killed";
+}
+
+TEST(EchoServerExample, BadAddressIsReported) {
+  GOPP_NEED_EXAMPLES();
+  const run_result r = run({echo_server_bin, "127.0.0.1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("listen tcp: address 127.0.0.1: missing port in address"), std::string::npos)
+      << r.err;
 }
 
 // ---- tools/gopp_pool ----
