@@ -273,10 +273,12 @@ done
 # --- summarise --------------------------------------------------------------------------------
 all=$raw/all.txt  # "<system> <round> B9 <config> k=v ..."
 : >"$all"
-for f in "$raw"/*.r*.out; do
-  [[ -e $f ]] || continue
-  base=$(basename "$f" .out)
-  awk -v s="${base%%.*}" -v r="${base##*.r}" '$1 == "B9" && NF >= 3 { print s, r, $0 }' "$f" >>"$all"
+for ((r = 1; r <= rounds; r++)); do
+  for sys in "${present[@]}"; do
+    f=$raw/$sys.r$r.out
+    [[ -e $f ]] || continue
+    awk -v s="$sys" -v r="$r" '$1 == "B9" && NF >= 3 { print s, r, $0 }' "$f" >>"$all"
+  done
 done
 medians=$raw/medians.tsv  # config metric system median count values
 awk '
