@@ -354,6 +354,8 @@ go_version=$(go version 2>/dev/null || echo "not installed")
 boost_version=$(awk '/define BOOST_LIB_VERSION/ { gsub(/"/, "", $3); gsub(/_/, ".", $3);
   print $3 }' /usr/include/boost/version.hpp 2>/dev/null || true)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cpu_detail=$(awk -F': ' '/^cpu family/ { f = $2 } /^model\t/ { m = $2 } /^cpu MHz/ { hz = $2 }
+  /^$/ { exit } END { printf "family %s model %s, %.0f MHz", f, m, hz }' /proc/cpuinfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z $(git -C "$root" status --porcelain -- . ':!bench/results' 2>/dev/null) ]] ||
   commit="$commit (with uncommitted changes in the tree)"
@@ -374,7 +376,7 @@ md=$results/b9.md
   echo "above 1 means gopp is faster; for the costs (CPU per round trip or per MB, latency, memory)"
   echo "below 1 means gopp is cheaper. server_cpu_pct and client_cpu_pct say who was saturated."
   echo
-  echo "- Machine: $(nproc) cores, $cpu; $(uname -sr); $pinning"
+  echo "- Machine: $(nproc) cores, $cpu ($cpu_detail); $(uname -sr); $pinning"
   echo "- Compilers: C++ $cxx_version (-O2); $go_version; Boost ${boost_version:-?} (Asio)"
   echo "- Mode: $mode, $rounds rounds; gopp at commit $commit"
   echo "- Idle: $idle_conns connections; RLIMIT_NOFILE $soft"
@@ -481,7 +483,11 @@ EOF
   say "wrote bench/results/b9.md and bench/results/b9.png"
 else
   rm -f "$png"
-  say "wrote bench/results/b9.md (no chart: it shows gopp against the peers, and needs gnuplot)"
+  if [[ -z ${bin[gopp]:-} ]] || ((${#peers[@]} == 0)); then
+    say "wrote bench/results/b9.md; no chart (it shows gopp against the peers)"
+  else
+    say "wrote bench/results/b9.md; no chart (no gnuplot)"
+  fi
 fi
 echo
 sed -n '/^| configuration/,/^$/p' "$md"
