@@ -382,6 +382,14 @@ md=$results/b9.md
   echo "- Idle: $idle_conns connections; RLIMIT_NOFILE $soft"
   echo "- Load average when done: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
+  if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "The machine was busy (load average above half its cores): the servers shared core 0 and"
+    echo "the load generator core 1 with other processes, so rates and latencies say how much of a"
+    echo "contended core each server got as much as how fast it is (a server that spins before it"
+    echo "sleeps keeps more of it). The CPU per round trip is the steadier figure; look at"
+    echo "server_cpu_pct, and at every run's value below."
+    echo
+  fi
   header="| configuration | metric | better |"
   rule="|---|---|---|"
   for s in "${shown[@]}"; do header+=" $s |"; rule+="---:|"; done
