@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -372,10 +371,25 @@ class loadgen {
     return n < 0 ? 0 : n;
   }
 
+  // Exits if the server has exited (a zombie counts: its parent, the runner, has not reaped it).
   void server_alive() const {
-    if (o_.pid != 0 && kill(pid_t(o_.pid), 0) != 0 && errno == ESRCH) {
-      die("the server (pid %ld) is gone", o_.pid);
+    if (o_.pid == 0) return;
+    std::ifstream in("/proc/" + std::to_string(o_.pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    char state = close != std::string::npos && close + 2 < text.size() ? text[close + 2] : 'X';
+    if (state == 'Z' || state == 'X') die("the server (pid %ld) is gone", o_.pid);
+  }
+
+  // A read or write failed: say so, or that the server is gone, which is the likelier reason
+  // (a dying process resets its connections a moment before it turns into a zombie).
+  [[noreturn]] void io_failed(const char* call) const {
+    int err = errno;
+    for (int i = 0; i < 10; ++i) {
+      server_alive();
+      usleep(10'000);
     }
+    die("%s: %s", call, std::strerror(err));
   }
 
   // Connects every connection, at most kConnectsInFlight at a time, each one open once its
@@ -456,7 +470,7 @@ class loadgen {
       ssize_t w = write(c.fd, pattern_at(c.sent), std::size_t(c.msg_end - c.sent));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EAGAIN) break;
-      if (w < 0) die("write: %s", std::strerror(errno));
+      if (w < 0) io_failed("write");
       c.sent += std::uint64_t(w);
     }
     bool want_out = c.sent < c.msg_end;
@@ -496,9 +510,12 @@ class loadgen {
         std::size_t want = std::size_t(c.sent - c.recvd);
         if (want == 0) continue;
         ssize_t r = read(c.fd, rbuf_.data(), std::min(want, rbuf_.size()));
-        if (r == 0) die("the server closed a connection in the middle of an echo");
+        if (r == 0) {
+          server_alive();
+          die("the server closed a connection in the middle of an echo");
+        }
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (r < 0) die("read: %s", std::strerror(errno));
+        if (r < 0) io_failed("read");
         check(c, rbuf_.data(), std::size_t(r));
         if (c.recvd < c.msg_end) continue;
         std::int64_t t = now_ns();
@@ -560,8 +577,11 @@ class loadgen {
       ssize_t r = read(c.fd, rbuf_.data(), rbuf_.size());
       if (r < 0 && errno == EINTR) continue;
       if (r < 0 && errno == EAGAIN) return total;
-      if (r < 0) die("read: %s", std::strerror(errno));
-      if (r == 0) die("the server closed a connection in the middle of the stream");
+      if (r < 0) io_failed("read");
+      if (r == 0) {
+        server_alive();
+        die("the server closed a connection in the middle of the stream");
+      }
       if (c.recvd + std::uint64_t(r) > c.sent) die("the server echoed more than was written");
       check(c, rbuf_.data(), std::size_t(r));
       total += std::uint64_t(r);
@@ -576,7 +596,7 @@ class loadgen {
       ssize_t w = write(c.fd, pattern_at(c.sent), len);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EAGAIN) return;
-      if (w < 0) die("write: %s", std::strerror(errno));
+      if (w < 0) io_failed("write");
       c.sent += std::uint64_t(w);
     }
   }
