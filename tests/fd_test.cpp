@@ -66,11 +66,12 @@ TEST(FdWatch, ADeadlineEndsTheWaitAndTheNextWaitHasNone) {
 TEST(FdWatch, CloseWakesAParkedGoroutineAndAPlainThread) {
   pipe_fds p;
   gopp::fd_watch watch(p.r);
-  gopp::fd_watch wwatch(p.w);
-  // Fill the pipe so that a writer has to wait too.
+  // Fill the pipe so that a writer has to wait too; watch it only then, so that no event from
+  // when it had room is left to report (a wait may return `ready` for such an old event).
   char block[4096] = {};
   while (::write(p.w, block, sizeof block) > 0) {
   }
+  gopp::fd_watch wwatch(p.w);
   gopp::chan<gopp::fd_wait> got(1);
   gopp::go([&] { got.send(wwatch.wait_writable()); });
   gopp::fd_wait thread_result = gopp::fd_wait::ready;
