@@ -5,6 +5,7 @@
 #include "gopp/context.hpp"
 #include "gopp/defer.hpp"
 #include "gopp/duration.hpp"
+#include "gopp/fd.hpp"
 #include "gopp/go.hpp"
 #include "gopp/log.hpp"
 #include "gopp/net.hpp"

@@ -26,8 +26,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "runtime/netpoll.hpp"
 #include "gopp/sync.hpp"
+#include "runtime/netpoll.hpp"
 
 namespace gopp::detail {
 

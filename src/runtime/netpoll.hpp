@@ -41,8 +41,6 @@
 namespace gopp::detail {
 
 struct poll_desc;  // netpoll.cpp
-struct goroutine;
-
 enum class io_mode : std::uint8_t { read = 1, write = 2, both = 3 };
 
 // Why a wait or a check did not report readiness.
@@ -88,11 +86,11 @@ std::size_t open_count() noexcept;
 // True once any descriptor was ever opened: until then the scheduler never polls, so a program
 // without I/O pays nothing.
 bool active() noexcept;
-// Polls without blocking (delay 0) or blocking (delay < 0: until an event or a break()).
-// Readies nothing itself: the goroutines made runnable are returned through `out` (up to `cap`,
-// the rest are readied through scheduler::ready from here). Returns how many were put in `out`.
-// Plain threads' parkers are unparked directly. Only one thread may block at a time.
-std::size_t poll(int delay_ms, goroutine** out, std::size_t cap);
+// Polls without blocking (delay 0) or blocking (delay < 0: until an event or a break_poll()).
+// The waiters it finds ready are unparked: goroutines through scheduler::ready() (so from a
+// worker's loop they join its local queue, from another thread the global one), plain threads
+// directly. Returns how many it woke. Any number of threads may poll at once.
+std::size_t poll(int delay_ms);
 // Makes a blocked poll() return soon. Cheap when nobody blocks.
 void break_poll() noexcept;
 // Milliseconds since the last poll() that returned (for the monitor's 10 ms rule).

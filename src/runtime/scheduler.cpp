@@ -8,6 +8,7 @@
 
 #include "gopp/detail/spinlock.hpp"
 #include "runtime/futex.hpp"
+#include "runtime/netpoll.hpp"
 #include "runtime/overflow.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/sanitizers.hpp"
@@ -234,6 +235,17 @@ goroutine* scheduler::find_runnable(worker* w) {
     }
     if (!g) g = w->runnext.exchange(nullptr, std::memory_order_acquire);
     if (!g && global_nonempty()) g = global_get(w, true);
+    if (!g && netpoll::active() && !poller_blocked_.load(std::memory_order_relaxed) &&
+        netpoll::poll(0) > 0) {
+      // The goroutines it readied are in our queue (ready() from the loop): take one, and let an
+      // idle worker come for the rest.
+      g = w->runq.pop();
+      if (!w->runq.empty()) wake_idle();
+      if (g) {
+        if (w->spinning) stop_spinning(w);
+        return g;
+      }
+    }
     if (!g) {
       // Spin (steal) only while fewer than half the busy workers do: more would burn CPU that
       // the busy ones need, for work that one spinner finds as well.
@@ -379,8 +391,8 @@ void scheduler::ready(goroutine* g) {
       if (queue_had_work) wake_idle();
     }
   } else if (w) {
-    // A timer fired by this worker's loop (timers::run_due), which wakes idle workers once at
-    // the end of the batch.
+    // A timer fired by this worker's loop (timers::run_due), or a socket found ready by its
+    // network poll: the loop wakes idle workers once, at the end of the batch.
     push_local(w, g);
   } else {
     inject(g);
@@ -412,9 +424,61 @@ void scheduler::wake_idle() {
   }
   // v wakes up spinning: the count we took above is now its. It may still be polling its word
   // (sleep()): then the store alone wakes it, without a system call.
-  if (v->wake_word.exchange(worker::woken, std::memory_order_acq_rel) == worker::in_futex) {
+  const std::uint32_t was = v->wake_word.exchange(worker::woken, std::memory_order_acq_rel);
+  if (was == worker::in_futex) {
     futex::wake(v->wake_word);
+  } else if (was == worker::in_poll) {
+    netpoll::break_poll();
   }
+}
+
+void scheduler::ensure_poller() {
+  if (!poller_blocked_.load(std::memory_order_seq_cst)) wake_idle();
+}
+
+void scheduler::poll_network_if_stale() {
+  if (netpoll::active() && !poller_blocked_.load(std::memory_order_relaxed) &&
+      netpoll::ms_since_last_poll() >= 10) {
+    netpoll::poll(0);  // from the timer thread: the readied goroutines go to the global queue
+  }
+}
+
+// sleep()'s blocking half when the program has descriptors: block in the network poller instead
+// of the futex, if nobody else does. Returns true if this worker was woken (by a waker, or by a
+// poll that readied goroutines into its queue, in which case it left the idle list itself).
+bool scheduler::sleep_in_poller(worker* w) {
+  if (!netpoll::active() || poller_blocked_.exchange(true, std::memory_order_acq_rel)) {
+    return false;
+  }
+  std::uint32_t expected = worker::waiting;
+  bool left_by_itself = false;
+  if (w->wake_word.compare_exchange_strong(expected, worker::in_poll, std::memory_order_acq_rel)) {
+    while (!left_by_itself && w->wake_word.load(std::memory_order_acquire) == worker::in_poll) {
+      if (netpoll::poll(-1) == 0) continue;  // interrupted, or a stale event
+      // Goroutines wait in our queue: leave the idle list, unless a waker took us out already
+      // (then its store of `woken` ends the loop; until it comes, we poll again: its store is
+      // followed by an interrupt).
+      std::lock_guard lock(idle_mu_);
+      if (w->in_idle_list) {
+        worker** p = &idle_list_;
+        while (*p != w) p = &(*p)->next_idle;
+        *p = w->next_idle;
+        w->in_idle_list = false;
+        n_idle_.fetch_sub(1, std::memory_order_seq_cst);
+        left_by_itself = true;
+      }
+    }
+  }
+  poller_blocked_.store(false, std::memory_order_release);
+  if (left_by_itself) {
+    // Nobody can pick us now (we are out of the list): the word is ours to reset. We start out
+    // spinning, as a woken worker does, and wake another when we find our work.
+    w->wake_word.store(worker::waiting, std::memory_order_relaxed);
+    n_spinning_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // Not left by ourselves: either the word says `woken` (a waker's count of spinning is ours),
+  // or the CAS above failed because it already did.
+  return true;
 }
 
 void scheduler::stop_spinning(worker* w) {
@@ -472,6 +536,7 @@ void scheduler::sleep(worker* w) {
     woken = w->wake_word.load(std::memory_order_acquire) == worker::woken;
     if (!woken) GOPP_CPU_RELAX();
   }
+  if (!woken) woken = sleep_in_poller(w);
   std::uint32_t expected = worker::waiting;
   if (!woken &&
       w->wake_word.compare_exchange_strong(expected, worker::in_futex, std::memory_order_acq_rel)) {
@@ -498,6 +563,7 @@ void scheduler::check_stuck_workers() {
     monitor_last_seen_[i] = s;
   }
   if (stuck) wake_idle();
+  poll_network_if_stale();
 }
 
 }  // namespace gopp::detail

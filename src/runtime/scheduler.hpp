@@ -10,8 +10,13 @@
 //      stays on one thread and shares a warm cache; at most 64 picks in a row, then the queue;
 //   3. its local run queue (run_queue.hpp);
 //   4. the global queue (a batch of up to half a local queue, under one lock);
-//   5. stealing half of another worker's queue (then, last, its runnext), as a "spinning" worker.
-// With nothing found, a worker sleeps on its own futex word.
+//   5. the network poller, without blocking, when it has descriptors and nobody blocks in it
+//      (netpoll.hpp): the goroutines whose sockets became ready join the local queue;
+//   6. stealing half of another worker's queue (then, last, its runnext), as a "spinning" worker.
+// With nothing found, a worker sleeps on its own futex word, except that once the program has
+// opened a descriptor, the first worker to go to sleep while nobody else does blocks in the
+// network poller instead (Go's "last M blocks in netpoll"): a socket becoming ready then wakes
+// it directly, and a waker that picks it interrupts the poll (an eventfd write).
 //
 // Sleeping and waking (no lost wake-up, no thundering herd), as Go's wakep/resetspinning:
 //   - n_spinning counts workers looking for work; n_idle those asleep (in idle_list).
@@ -24,7 +29,8 @@
 //     counters. Whichever of the two comes second in the fences' total order sees the other:
 //     either the producer wakes someone, or the sleeper finds the goroutine.
 //   - The timer thread (timer.hpp) doubles as Go's sysmon: while work is queued behind a worker
-//     that has not switched for a while and others sleep, it wakes one to steal it.
+//     that has not switched for a while and others sleep, it wakes one to steal it; and when
+//     every worker is busy and nobody has polled the network for 10 ms, it polls.
 //
 // Switching: a worker's loop runs on the thread's own stack (its "scheduler context"); it switches
 // into a goroutine and the goroutine switches back with a request (yield, park, exit). Requests
@@ -63,7 +69,9 @@ struct worker {
 
   // Sleep: the worker waits on `wake_word` while it is in the idle list, first polling it, then
   // in the kernel (in_futex). A waker sets `woken`, and makes the futex call only for in_futex.
-  static constexpr std::uint32_t waiting = 0, woken = 1, in_futex = 2;
+  // A worker blocked in the network poller instead of its futex (netpoll.hpp) is `in_poll`: a
+  // waker then interrupts the poll.
+  static constexpr std::uint32_t waiting = 0, woken = 1, in_futex = 2, in_poll = 3;
   alignas(64) std::atomic<std::uint32_t> wake_word{waiting};
   worker* next_idle = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_mu_
@@ -95,6 +103,11 @@ class scheduler {
 
   // For the monitor in the timer thread: wake a sleeper if work waits behind a busy worker.
   void check_stuck_workers();
+  // The monitor's network poll: when nobody blocks in the poller and nobody has polled for
+  // 10 ms (every worker is busy), poll once without blocking.
+  void poll_network_if_stale();
+  // A descriptor was opened, or a plain thread waits on one: make sure somebody will poll.
+  void ensure_poller();
   bool any_worker_busy() const noexcept {
     return n_idle_.load(std::memory_order_relaxed) < static_cast<int>(workers_.size());
   }
@@ -145,6 +158,9 @@ class scheduler {
   worker* idle_list_ = nullptr;
   alignas(64) std::atomic<int> n_idle_{0};
   alignas(64) std::atomic<int> n_spinning_{0};
+  // A worker is blocked in netpoll::poll(-1) (at most one at a time).
+  alignas(64) std::atomic<bool> poller_blocked_{false};
+  bool sleep_in_poller(worker* w);
 };
 
 // The worker this thread is (nullptr on plain threads). Never cache its result across a switch.
