@@ -108,6 +108,7 @@ class fd_checked : public gopp_test::leak_checked {
   std::size_t fds_ = 0, descriptors_ = 0;
 };
 
+class Net : public fd_checked {};
 class fd_checked_sides : public fd_checked, public ::testing::WithParamInterface<side> {};
 
 // An echo server in the test process: one goroutine accepts, one goroutine per connection echoes
@@ -276,7 +277,7 @@ TEST_P(NetEcho, LocalhostNameIsResolved) {
 
 GOPP_INSTANTIATE_SIDES(NetEcho);
 
-TEST_F(fd_checked, AcceptedConnSeesTheDialersAddresses) {
+TEST_F(Net, AcceptedConnSeesTheDialersAddresses) {
   auto [c, s] = tcp_pair();
   EXPECT_EQ(s.remote_addr(), c.local_addr());
   EXPECT_EQ(s.local_addr(), c.remote_addr());
@@ -352,7 +353,7 @@ GOPP_INSTANTIATE_SIDES(NetClose);
 // ---------------------------------------------------------------------------------------------
 // Deadlines
 
-TEST_F(fd_checked, DeadlineInThePastFailsAtOnce) {
+TEST_F(Net, DeadlineInThePastFailsAtOnce) {
   auto [c, s] = tcp_pair();
   const std::string endpoints = c.local_addr().to_string() + "->" + c.remote_addr().to_string();
   c.set_read_deadline(clock_type::now() - 1s);
@@ -374,7 +375,7 @@ TEST_F(fd_checked, DeadlineInThePastFailsAtOnce) {
   EXPECT_EQ(read_string(c, 1), "z");
 }
 
-TEST_F(fd_checked, DeadlineMovedEarlierWhileParked) {
+TEST_F(Net, DeadlineMovedEarlierWhileParked) {
   auto [c, s] = tcp_pair();
   c.set_read_deadline(1h);
   std::pair<std::error_code, std::string> got;
@@ -395,7 +396,7 @@ TEST_F(fd_checked, DeadlineMovedEarlierWhileParked) {
   EXPECT_EQ(got.first, net::errc::timeout);
 }
 
-TEST_F(fd_checked, DeadlineRemovedWhileParked) {
+TEST_F(Net, DeadlineRemovedWhileParked) {
   auto [c, s] = tcp_pair();
   c.set_read_deadline(gopp_test::settle_time() * 5);
   std::string got;
@@ -413,7 +414,7 @@ TEST_F(fd_checked, DeadlineRemovedWhileParked) {
   EXPECT_EQ(got, "hello");
 }
 
-TEST_F(fd_checked, AcceptDeadline) {
+TEST_F(Net, AcceptDeadline) {
   net::listener l = net::listen("tcp", "127.0.0.1:0");
   l.set_deadline(clock_type::now() + 30ms);
   auto [code, text] = op_error_of([&] { l.accept(); });
@@ -424,7 +425,7 @@ TEST_F(fd_checked, AcceptDeadline) {
 // ---------------------------------------------------------------------------------------------
 // Peer faults
 
-TEST_F(fd_checked, PeerResetIsAnErrorNotEof) {
+TEST_F(Net, PeerResetIsAnErrorNotEof) {
   auto [c, s] = tcp_pair();
   const linger lg{1, 0};  // close() sends RST instead of FIN
   ASSERT_EQ(::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
@@ -440,7 +441,7 @@ TEST_F(fd_checked, PeerResetIsAnErrorNotEof) {
   EXPECT_TRUE(code == std::errc::broken_pipe || code == std::errc::connection_reset) << text;
 }
 
-TEST_F(fd_checked, HalfCloseLetsThePeerFinish) {
+TEST_F(Net, HalfCloseLetsThePeerFinish) {
   auto [c, s] = tcp_pair();
   c.write("request");
   c.close_write();
@@ -456,7 +457,7 @@ TEST_F(fd_checked, HalfCloseLetsThePeerFinish) {
   EXPECT_NE(text.find("write: broken pipe"), std::string::npos) << text;
 }
 
-TEST_F(fd_checked, FourMiBThroughSmallSocketBuffers) {
+TEST_F(Net, FourMiBThroughSmallSocketBuffers) {
   auto [c, s] = tcp_pair();
   // The writer's buffer is tiny, so one write() is many partial writes. The reader's is larger:
   // with a 4 KiB receive window loopback TCP crawls (delayed ACKs against silly-window
@@ -484,7 +485,7 @@ TEST_F(fd_checked, FourMiBThroughSmallSocketBuffers) {
   EXPECT_TRUE(got == data);
 }
 
-TEST_F(fd_checked, ConnectToAClosedPortIsRefused) {
+TEST_F(Net, ConnectToAClosedPortIsRefused) {
   std::string address;
   {
     net::listener l = net::listen("tcp", "127.0.0.1:0");
@@ -536,7 +537,7 @@ class full_backlog {
   bool full_ = false;
 };
 
-TEST_F(fd_checked, DialCancelledByItsContextWhileTheSynIsUnanswered) {
+TEST_F(Net, DialCancelledByItsContextWhileTheSynIsUnanswered) {
   full_backlog target;
   auto [ctx, cancel] = gopp::with_cancel(gopp::background());
   std::pair<std::error_code, std::string> got;
@@ -555,7 +556,7 @@ TEST_F(fd_checked, DialCancelledByItsContextWhileTheSynIsUnanswered) {
   EXPECT_EQ(got.second, "dial tcp " + target.address() + ": operation was canceled");
 }
 
-TEST_F(fd_checked, DialEndsAtItsContextsDeadline) {
+TEST_F(Net, DialEndsAtItsContextsDeadline) {
   full_backlog target;
   auto [ctx, cancel] = gopp::with_timeout(gopp::background(), 100ms);
   const auto start = clock_type::now();
@@ -569,14 +570,14 @@ TEST_F(fd_checked, DialEndsAtItsContextsDeadline) {
   EXPECT_EQ(text, "dial tcp " + target.address() + ": i/o timeout");
 }
 
-TEST_F(fd_checked, DialTimeoutIsAnIoTimeout) {
+TEST_F(Net, DialTimeoutIsAnIoTimeout) {
   full_backlog target;
   auto [code, text] = op_error_of([&] { net::dial_timeout("tcp", target.address(), 100ms); });
   EXPECT_EQ(code, net::errc::timeout);
   EXPECT_EQ(text, "dial tcp " + target.address() + ": i/o timeout");
 }
 
-TEST_F(fd_checked, DialWithAnEndedContextFailsWithoutConnecting) {
+TEST_F(Net, DialWithAnEndedContextFailsWithoutConnecting) {
   echo_server server;
   auto [ctx, cancel] = gopp::with_cancel(gopp::background());
   cancel();
@@ -591,7 +592,7 @@ TEST_F(fd_checked, DialWithAnEndedContextFailsWithoutConnecting) {
 // fd number, while other connections keep the poller busy. A late event for the old fd must
 // never complete a read on the new one: the new conn's reader sees only its own bytes, and with
 // nothing sent it times out.
-TEST_F(fd_checked, FdReusedRightAfterCloseGetsNoStaleEvent) {
+TEST_F(Net, FdReusedRightAfterCloseGetsNoStaleEvent) {
   echo_server server;
   std::atomic<bool> stop{false};
   gopp::wait_group load;
@@ -650,7 +651,7 @@ TEST_F(fd_checked, FdReusedRightAfterCloseGetsNoStaleEvent) {
 // Two threads and two goroutines write records of 8 bytes through one conn: each write() is
 // whole (never interleaved with another's bytes) and each writer's records arrive in order.
 // Then a thread and a goroutine read one stream concurrently, and between them get every byte.
-TEST_F(fd_checked, PlainThreadsAndGoroutinesShareOneConn) {
+TEST_F(Net, PlainThreadsAndGoroutinesShareOneConn) {
   auto [c, s] = tcp_pair();
   const std::uint32_t per_writer = static_cast<std::uint32_t>(gopp_test::scaled(2000, 100));
   auto writer = [c, per_writer](std::uint32_t id) mutable {
@@ -706,7 +707,7 @@ rlim_t raise_fd_limit() {
 
 // 5,000 connections (both ends here: 10,000 fds) open at once, each echoing once while all are
 // open, then all closed.
-TEST_F(fd_checked, FiveThousandConcurrentLoopbackConnections) {
+TEST_F(Net, FiveThousandConcurrentLoopbackConnections) {
   const rlim_t limit = raise_fd_limit();
   std::size_t n = gopp_test::scaled(5000, 50);
   if (2 * n + 200 > limit) {
@@ -836,7 +837,7 @@ TEST_F(NetSubprocess, FdsRunningOutGiveAClearErrorAndTheListenerKeepsServing) {
 // ---------------------------------------------------------------------------------------------
 // UDP, unix sockets, IPv6
 
-TEST_F(fd_checked, UdpReadFromAndWriteTo) {
+TEST_F(Net, UdpReadFromAndWriteTo) {
   net::packet_conn a = net::listen_packet("udp", "127.0.0.1:0");
   net::packet_conn b = net::listen_packet("udp4", "127.0.0.1:0");
   EXPECT_EQ(a.local_addr().network(), "udp");
@@ -863,7 +864,7 @@ TEST_F(fd_checked, UdpReadFromAndWriteTo) {
   EXPECT_EQ(from_c, c.local_addr());
 }
 
-TEST_F(fd_checked, UdpCloseWakesAParkedReadFrom) {
+TEST_F(Net, UdpCloseWakesAParkedReadFrom) {
   net::packet_conn a = net::listen_packet("udp", "127.0.0.1:0");
   std::error_code got;
   gopp::wait_group wg;
@@ -883,7 +884,7 @@ std::string temp_socket_path(const char* name) {
   return "/tmp/gopp_net_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
-TEST_F(fd_checked, UnixSocketsEchoAndTheListenerRemovesOnlyItsFile) {
+TEST_F(Net, UnixSocketsEchoAndTheListenerRemovesOnlyItsFile) {
   const std::string path = temp_socket_path("echo.sock");
   {
     echo_server server("unix", path);
@@ -915,7 +916,7 @@ TEST_F(fd_checked, UnixSocketsEchoAndTheListenerRemovesOnlyItsFile) {
   ::unlink(mine.c_str());
 }
 
-TEST_F(fd_checked, UnixAbstractNamespace) {
+TEST_F(Net, UnixAbstractNamespace) {
   const std::string name = "@gopp_net_test_" + std::to_string(::getpid());
   echo_server server("unix", name);
   EXPECT_EQ(server.address(), name);
@@ -935,7 +936,7 @@ bool have_ipv6_loopback() {
   return ok;
 }
 
-TEST_F(fd_checked, Tcp6OnLoopback) {
+TEST_F(Net, Tcp6OnLoopback) {
   if (!have_ipv6_loopback()) {
     std::printf("[  SKIPPED ] this machine has no IPv6 loopback (::1 cannot be bound)\n");
     GTEST_SKIP() << "no IPv6 loopback on this machine";
@@ -951,7 +952,7 @@ TEST_F(fd_checked, Tcp6OnLoopback) {
   EXPECT_EQ(op_error_of([&] { net::dial("tcp4", address); }).first, net::errc::no_such_host);
 }
 
-TEST_F(fd_checked, DualStackWildcardListenerTakesIpv4) {
+TEST_F(Net, DualStackWildcardListenerTakesIpv4) {
   if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   echo_server server("tcp", ":0");
   const int port = server.listener().addr().port();

@@ -105,7 +105,11 @@ std::string addr::to_string() const {
   if (len_ <= off) return {};  // unnamed
   const char* path = reinterpret_cast<const char*>(storage_.data()) + off;
   std::size_t n = len_ - off;
-  if (path[0] == '\0') return "@" + std::string(path + 1, n - 1);  // abstract namespace
+  if (path[0] == '\0') {  // abstract namespace (appends: g++ 12 misreads "@" + string)
+    std::string out(1, '@');
+    out.append(path + 1, n - 1);
+    return out;
+  }
   return std::string(path, ::strnlen(path, n));
 }
 
@@ -143,12 +147,12 @@ std::pair<std::string, std::string> split_host_port(std::string_view hostport) {
 }
 
 std::string join_host_port(std::string_view host, std::string_view port) {
+  const bool bracket = host.find(':') != std::string_view::npos;
   std::string out;
-  if (host.find(':') != std::string_view::npos) {
-    out = "[" + std::string(host) + "]";
-  } else {
-    out = host;
-  }
+  out.reserve(host.size() + port.size() + 3);
+  if (bracket) out += '[';
+  out += host;
+  if (bracket) out += ']';
   out += ':';
   out += port;
   return out;
