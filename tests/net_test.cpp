@@ -422,6 +422,67 @@ TEST_F(Net, AcceptDeadline) {
   EXPECT_EQ(text, "accept tcp " + l.addr().to_string() + ": i/o timeout");
 }
 
+// A writer parked on a full socket buffer (the peer reads nothing) is ended by its write
+// deadline, and by close() from elsewhere.
+TEST_F(Net, WriteDeadlineEndsAWriteParkedOnAFullBuffer) {
+  auto [c, s] = tcp_pair();
+  const int small = 4096;
+  ::setsockopt(c.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  const std::string endpoints = c.local_addr().to_string() + "->" + c.remote_addr().to_string();
+  const std::vector<std::byte> big(8 << 20);
+  const auto start = clock_type::now();
+  c.set_write_deadline(start + 100ms);
+  auto [code, text] = op_error_of([&] { c.write(big); });
+  EXPECT_GE(clock_type::now() - start, 80ms);
+  EXPECT_EQ(code, net::errc::timeout);
+  EXPECT_EQ(text, "write tcp " + endpoints + ": i/o timeout");
+}
+
+TEST_F(Net, CloseWakesAWriteParkedOnAFullBuffer) {
+  auto [c, s] = tcp_pair();
+  const std::vector<std::byte> big(8 << 20);
+  std::error_code got;
+  gopp::wait_group wg;
+  wg.add(1);
+  gopp::go([&, c]() mutable {
+    got = op_error_of([&] { c.write(big); }).first;
+    wg.done();
+  });
+  gopp_test::settle();
+  c.close();
+  wg.wait();
+  EXPECT_EQ(got, net::errc::closed);
+}
+
+// The worked example at the top of gopp/net.hpp, as written there.
+TEST_F(Net, HeaderBannerExample) {
+  net::listener ln = net::listen("tcp", "127.0.0.1:0");
+  gopp::wait_group served;
+  served.add(1);
+  gopp::go([ln, &served]() mutable {
+    gopp::net::conn c = ln.accept();
+    gopp::go([c, &served]() mutable {
+      std::array<std::byte, 4096> buf;
+      while (std::size_t n = c.read(buf)) {
+        c.write(std::span(buf).first(n));
+      }
+      c.close();
+      served.done();
+    });
+  });
+  auto [ctx, cancel] = gopp::with_timeout(gopp::background(), std::chrono::seconds(2));
+  gopp::net::conn c = gopp::net::dial(ctx, "tcp", ln.addr().to_string());
+  c.set_deadline(*ctx.deadline());
+  c.write("ping");
+  char reply[4];
+  EXPECT_EQ(c.read_full(std::span(reply)), 4u);
+  EXPECT_EQ(std::string(reply, 4), "ping");
+  cancel();
+  c.close();
+  served.wait();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Peer faults
 
