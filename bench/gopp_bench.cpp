@@ -7,6 +7,8 @@
 // The runtime uses its default thread count, one per core (GOMAXPROCS).
 #include <gopp/gopp.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -195,6 +197,52 @@ void seed_sequential(std::chrono::nanoseconds d) {
   check(sum == 30, "seed: wrong sum");
 }
 
+// B11: wake latency. A receiver parks on an unbuffered channel; the sender waits (computing,
+// never blocking) until the receiver has said it is about to park, computes 200 us more (it is
+// parked by then), sends it the time, and computes for 20 ms. Measured: from the send to the
+// receiver running. A readied goroutine left to wait for its waker to block waits all 20 ms.
+std::string wake_latency(int trials) {
+  using clock = std::chrono::steady_clock;
+  auto compute_for = [](clock::duration d) {
+    const auto until = clock::now() + d;
+    while (clock::now() < until) {
+    }
+  };
+  gopp::chan<clock::time_point> wake;
+  std::atomic<bool> about_to_park{false};
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(trials));
+  gopp::chan<int> done;
+  gopp::go([&] {
+    for (;;) {
+      about_to_park.store(true);
+      std::optional<clock::time_point> t0 = wake.recv();
+      if (!t0) break;
+      us.push_back(std::chrono::duration<double, std::micro>(clock::now() - *t0).count());
+    }
+    done.close();
+  });
+  run_as_main([&] {
+    for (int i = 0; i < trials; ++i) {
+      // Bounded: a receiver stranded behind us (on our own thread) cannot say so.
+      const auto give_up = clock::now() + 100ms;
+      while (!about_to_park.load() && clock::now() < give_up) {
+      }
+      about_to_park.store(false);
+      compute_for(200us);
+      wake.send(clock::now());
+      compute_for(20ms);
+    }
+    wake.close();
+    done.recv();
+    return 0;
+  });
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * double(us.size() - 1))]; };
+  return "p50_us=" + bench::fixed(pct(0.5), 1) + " p99_us=" + bench::fixed(pct(0.99), 1) +
+         " max_us=" + bench::fixed(us.back(), 1);
+}
+
 // Warm-up and timed run of body, both inside one goroutine.
 template <class F>
 std::chrono::nanoseconds timed_as_main(F body) {
@@ -253,6 +301,7 @@ const bench::benchmark benchmarks[] = {
        return "s_pool=" + bench::fixed(bench::seconds(pool), 3) +
               " s_sequential=" + bench::fixed(bench::seconds(seq), 3);
      }},
+    {"B11", "wake_latency", [](const bench::options& o) { return wake_latency(o.sized(1'000)); }},
 };
 
 }  // namespace

@@ -61,6 +61,13 @@ class Netpoll : public ::testing::Test {
     descs_before_ = gopp::detail::netpoll::open_count();
   }
   void TearDown() override {
+    // A goroutine of the test may still hold the last reference for a moment after the test's
+    // last check (a closer that has woken the reader but not yet returned).
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    while (gopp::detail::netpoll::open_count() != descs_before_ &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
     EXPECT_EQ(gopp::detail::netpoll::open_count(), descs_before_);
     // The runtime's own poller fds (epoll, eventfd) appear with the first descriptor ever opened.
     if (descs_before_ > 0 || fds_before_ > 0) {
@@ -100,9 +107,11 @@ TEST_F(Netpoll, ManyParkedReadersDoNotHoldTheirThreads) {
       wg.done();
     });
   }
+  wg.add(1);
   gopp::go([&] {
     gopp::sleep_for(10ms);
     for (auto& p : pairs) p.b->write_all("x", 1);
+    wg.done();  // the pairs must outlive this goroutine's last write
   });
   wg.wait();
   EXPECT_EQ(ok.load(), n);
@@ -135,9 +144,12 @@ TEST_F(Netpoll, CloseWakesAParkedGoroutineReaderWithClosed) {
 
 TEST_F(Netpoll, CloseFromAGoroutineWakesAParkedPlainThread) {
   auto p = make_pair_of_fds();
-  gopp::go([&] {
+  // The closer holds its own reference: the test may destroy `p` as soon as the read returns,
+  // which can be before close() itself has returned (as with any object, its owner must not
+  // destroy it while a member function runs on it; gopp::net's handles are shared for this).
+  gopp::go([a = p.a] {
     gopp::sleep_for(20ms);
-    p.a->close();
+    a->close();
   });
   char buf[8];
   EXPECT_EQ(p.a->read(buf, sizeof buf), poll_fd::err_closed);

@@ -1,5 +1,5 @@
 // Command goppbench is Go's side of gopp's benchmark set (bench/README.md):
-// B1..B8 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
+// B1..B8 and B11 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
 // have a reference to be compared with.
 //
 // Output, one line per benchmark: `<ID> <name> <metric>=<value> ...`.
@@ -13,9 +13,11 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -217,6 +219,46 @@ func seedSequential(d time.Duration) {
 }
 
 // timed runs body once untimed (the warm-up), then once timed, and returns the timed duration.
+// B11: wake latency. A receiver parks on an unbuffered channel; the sender waits (computing,
+// never blocking) until the receiver has said it is about to park, computes 200 us more, sends
+// it the time, and computes for 20 ms. Measured: from the send to the receiver running.
+func wakeLatency(trials int) string {
+	computeFor := func(d time.Duration) {
+		until := time.Now().Add(d)
+		for time.Now().Before(until) {
+		}
+	}
+	wake := make(chan time.Time)
+	var aboutToPark atomic.Bool
+	us := make([]float64, 0, trials)
+	done := make(chan struct{})
+	go func() {
+		for {
+			aboutToPark.Store(true)
+			t0, ok := <-wake
+			if !ok {
+				break
+			}
+			us = append(us, float64(time.Since(t0).Nanoseconds())/1e3)
+		}
+		close(done)
+	}()
+	for i := 0; i < trials; i++ {
+		giveUp := time.Now().Add(100 * time.Millisecond)
+		for !aboutToPark.Load() && time.Now().Before(giveUp) {
+		}
+		aboutToPark.Store(false)
+		computeFor(200 * time.Microsecond)
+		wake <- time.Now()
+		computeFor(20 * time.Millisecond)
+	}
+	close(wake)
+	<-done
+	sort.Float64s(us)
+	pct := func(p float64) float64 { return us[int(p*float64(len(us)-1))] }
+	return fmt.Sprintf("p50_us=%.1f p99_us=%.1f max_us=%.1f", pct(0.5), pct(0.99), us[len(us)-1])
+}
+
 func timed(body func()) time.Duration {
 	body()
 	start := time.Now()
@@ -289,6 +331,7 @@ func benchmarks() []benchmark {
 			n := sized(500_000)
 			return "ns_per_item=" + nsPer(timed(func() { select2(n) }), 2*n)
 		}},
+		{"B11", "wake_latency", func() string { return wakeLatency(sized(1_000)) }},
 		{"B8", "seed_demo", func() string {
 			d := time.Second / time.Duration(scale)
 			start := time.Now()

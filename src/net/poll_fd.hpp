@@ -61,7 +61,9 @@ class poll_fd {
   // shutdown(SHUT_WR): the peer reads end of file.
   int close_write();
 
-  // Idempotent; wakes every parked operation with err_closed.
+  // Idempotent; wakes every parked operation with err_closed. As with any member function, the
+  // object must outlive the call: a woken operation's owner may not destroy it while close()
+  // still runs in another thread (gopp::net shares its handles for this).
   void close() noexcept;
   bool closed() const noexcept;
 

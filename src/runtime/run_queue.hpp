@@ -60,10 +60,12 @@ class run_queue {
   }
 
   // Called by `thief`'s owner: moves about half of this queue into `thief` (which must be empty)
-  // and returns one of them to run now, or nullptr.
-  goroutine* steal_into(run_queue& thief) noexcept {
+  // and returns one of them to run now, or nullptr. With `only_from`, only while the queue's head
+  // is still there (the goroutine at the front has not run or been taken since it was seen).
+  goroutine* steal_into(run_queue& thief, const std::uint32_t* only_from = nullptr) noexcept {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
+      if (only_from && h != *only_from) return nullptr;
       const std::uint32_t t = tail_.load(std::memory_order_acquire);
       const std::uint32_t available = t - h;
       if (available == 0 || available > capacity) {
@@ -92,6 +94,9 @@ class run_queue {
     if (t - h <= k || t - h > capacity) return nullptr;
     return slots_[(h + k) % capacity].load(std::memory_order_relaxed);
   }
+
+  // Where the front of the queue is: it moves each time a goroutine is taken from it.
+  std::uint32_t head_position() const noexcept { return head_.load(std::memory_order_acquire); }
 
   bool empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);

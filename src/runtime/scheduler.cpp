@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -24,6 +25,23 @@ thread_local worker* t_worker = nullptr;
 // instructions on current x86. Long enough to cover a channel partner's round trip, short
 // enough that an idle program soon stops using the CPU.
 constexpr int idle_polls = 1000;
+// A goroutine that has waited this long in another worker's queue or runnext (that worker has
+// not taken it meanwhile: it runs something else) is stolen. Shorter than this, it is left to
+// its worker, which usually runs it within a microsecond (a ping-pong partner, a producer a
+// select readied): moving it to another core would cost more than it waits.
+constexpr std::int64_t steal_after_ns = 20'000;
+// How long a spinning worker goes on looking before it sleeps. While one spins, wakers wake
+// nobody, so a program that readies goroutines often pays for a wake-up once per this period.
+constexpr std::int64_t spin_for_ns = 100'000;
+// Pauses between two looks at the other workers (about 2 us): each look reads lines that their
+// owners write on every switch.
+constexpr int spin_pauses = 64;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 std::atomic<scheduler*> g_scheduler{nullptr};
 std::mutex g_start_mu;
 
@@ -133,6 +151,7 @@ scheduler::scheduler(unsigned threads) : inject_tail_(&inject_stub_), inject_hea
     w->index = i;
     w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);
     w->timers = timers::attach(w);
+    w->sightings.resize(threads);
     workers_.push_back(w);
   }
   monitor_last_seen_.resize(threads);
@@ -254,9 +273,7 @@ goroutine* scheduler::find_runnable(worker* w) {
         w->spinning = true;
         n_spinning_.fetch_add(1, std::memory_order_seq_cst);
       }
-      if (w->spinning) {
-        for (int round = 0; round < 4 && !g; ++round) g = steal(w, round == 3);
-      }
+      if (w->spinning) g = steal_waiting(w);
     }
     if (g) {
       if (w->spinning) stop_spinning(w);
@@ -266,20 +283,60 @@ goroutine* scheduler::find_runnable(worker* w) {
   }
 }
 
-goroutine* scheduler::steal(worker* w, bool take_runnext) {
+goroutine* scheduler::steal_waiting(worker* w) {
   const std::size_t n = workers_.size();
-  const std::size_t start = next_random(w->rng) % n;
-  for (std::size_t i = 0; i < n; ++i) {
-    worker* v = workers_[(start + i) % n];
-    if (v == w) continue;
-    if (goroutine* g = v->runq.steal_into(w->runq)) return g;
-    if (take_runnext) {
-      goroutine* g = v->runnext.load(std::memory_order_acquire);
-      if (g && v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel)) return g;
-    }
+  std::int64_t now = now_ns();
+  const std::int64_t give_up = now + spin_for_ns;
+  for (worker* v : workers_) {
+    worker::sighting& s = w->sightings[v->index];
+    s.had_queue = false;  // nothing counts as waiting before we have seen it
+    s.runnext = nullptr;
   }
-  if (global_nonempty()) return global_get(w, true);
-  return nullptr;
+  for (;;) {
+    // What nobody runs is taken at once: the global queue, and sockets that became ready.
+    if (global_nonempty()) {
+      if (goroutine* g = global_get(w, true)) return g;
+    }
+    if (netpoll::active() && !poller_blocked_.load(std::memory_order_relaxed) &&
+        netpoll::poll(0) > 0) {
+      if (goroutine* g = w->runq.pop()) return g;
+    }
+    if (w->timers_due.load(std::memory_order_relaxed)) return nullptr;  // find_runnable fires them
+    const std::size_t start = next_random(w->rng) % n;
+    for (std::size_t i = 0; i < n; ++i) {
+      worker* v = workers_[(start + i) % n];
+      if (v == w) continue;
+      worker::sighting& s = w->sightings[v->index];
+      const std::uint32_t head = v->runq.head_position();
+      const bool has_queue = !v->runq.empty();
+      if (s.had_queue && has_queue && head == s.head) {
+        if (now - s.queue_since >= steal_after_ns) {
+          if (goroutine* g = v->runq.steal_into(w->runq, &head)) return g;
+        }
+      } else {
+        s.head = head;
+        s.had_queue = has_queue;
+        s.queue_since = now;
+      }
+      goroutine* next = v->runnext.load(std::memory_order_acquire);
+      const std::uint32_t switches = v->switches.load(std::memory_order_relaxed);
+      if (next && next == s.runnext && switches == s.switches) {
+        // The same goroutine, and its worker has not switched since: it runs one goroutine that
+        // does not block (the waker computes), and the readied one would wait for all of it.
+        if (now - s.runnext_since >= steal_after_ns &&
+            v->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+          return next;
+        }
+      } else {
+        s.runnext = next;
+        s.switches = switches;
+        s.runnext_since = now;
+      }
+    }
+    if (now >= give_up) return nullptr;
+    for (int i = 0; i < spin_pauses; ++i) GOPP_CPU_RELAX();
+    now = now_ns();
+  }
 }
 
 void scheduler::inject_link(goroutine* g) noexcept {
@@ -377,19 +434,13 @@ void scheduler::spawn(goroutine* g) {
 void scheduler::ready(goroutine* g) {
   worker* w = current_worker();
   if (w && w->current) {
-    // Runs next on this worker: the waker usually blocks soon, and the pair stays together.
-    // Nobody is woken for it; if the waker keeps running, the monitor (check_stuck_workers)
-    // sends a spinning worker to steal it. The goroutine it displaces from runnext joins the
-    // local queue, and an idle worker is woken only when that queue already held work: a
-    // consumer that readies its producers one after another (select over two channels) would
-    // otherwise send every other one to another core, and each hand-off across cores costs more
-    // than the whole exchange on one. One displaced goroutine per worker may so wait for the
-    // waker to block, or for the monitor.
-    if (goroutine* old = w->runnext.exchange(g, std::memory_order_acq_rel)) {
-      const bool queue_had_work = !w->runq.empty();
-      push_local(w, old);
-      if (queue_had_work) wake_idle();
-    }
+    // Runs next on this worker: the waker usually blocks soon, and the pair stays together. If
+    // nobody spins and a worker sleeps, one is woken (Go's wakep): it takes the goroutine only if
+    // it is still waiting there steal_after_ns later (steal_waiting), so a waker that blocks at
+    // once keeps its partner, and one that computes on does not strand it. The goroutine it
+    // displaces from runnext joins the local queue, under the same rule.
+    if (goroutine* old = w->runnext.exchange(g, std::memory_order_acq_rel)) push_local(w, old);
+    wake_if_nobody_looks();
   } else if (w) {
     // A timer fired by this worker's loop (timers::run_due), or a socket found ready by its
     // network poll: the loop wakes idle workers once, at the end of the batch.
@@ -429,6 +480,17 @@ void scheduler::wake_idle() {
     futex::wake(v->wake_word);
   } else if (was == worker::in_poll) {
     netpoll::break_poll();
+  }
+}
+
+void scheduler::wake_if_nobody_looks() {
+  // Relaxed reads first: on the hot path (a ping-pong readies its partner twice per round trip)
+  // somebody usually spins already, and these lines are then read-shared and cheap. A sleeper
+  // registering at this very moment may be missed; it re-checks every queue after registering,
+  // and the monitor catches the rest (check_stuck_workers).
+  if (n_spinning_.load(std::memory_order_relaxed) == 0 &&
+      n_idle_.load(std::memory_order_relaxed) > 0) {
+    wake_idle();
   }
 }
 

@@ -12,11 +12,32 @@
 //   4. the global queue (a batch of up to half a local queue, under one lock);
 //   5. the network poller, without blocking, when it has descriptors and nobody blocks in it
 //      (netpoll.hpp): the goroutines whose sockets became ready join the local queue;
-//   6. stealing half of another worker's queue (then, last, its runnext), as a "spinning" worker.
+//   6. as a "spinning" worker, stealing what has waited (the wake policy below).
 // With nothing found, a worker sleeps on its own futex word, except that once the program has
 // opened a descriptor, the first worker to go to sleep while nobody else does blocks in the
 // network poller instead (Go's "last M blocks in netpoll"): a socket becoming ready then wakes
 // it directly, and a waker that picks it interrupts the poll (an eventfd write).
+//
+// The wake policy: a readied goroutine runs where its data is unless it would wait.
+//   - ready() puts the goroutine in its waker's `runnext` (the pair shares a warm cache) and, if
+//     no worker spins and one sleeps, wakes one (Go's wakep). The relaxed pre-check may miss a
+//     worker that is registering as idle at that instant; the monitor bounds that case.
+//   - A spinning worker (steal_waiting) takes at once what nobody runs (the global queue, the
+//     network poller), but another worker's goroutines only once they have waited there
+//     `steal_after` (20 us): a run queue whose front has not moved, or a `runnext` holding the
+//     same goroutine while its worker has not switched. It only reads the other workers' state
+//     until then. So a partner that blocks within microseconds keeps its readied goroutine on its
+//     own core (ping-pong, a select draining producers, a pipeline whose steps are tiny), and a
+//     waker that computes on loses it to the idle core after 20 us instead of stranding it until
+//     it blocks.
+//   - A spinner looks (every ~2 us) for up to `spin_for` (100 us) before it sleeps: while one
+//     spins, ready() wakes nobody, so a program that readies goroutines all the time pays one
+//     wake-up per 100 us, not one per hand-off.
+//   Invariant: a goroutine made runnable while a worker is idle waits at most steal_after plus
+//   one wake-up (or, missed by the pre-check, one monitor period) while its worker runs something
+//   else. Measured on (2 cores): B11 wake latency (send, then 20 ms of computing): p50 from
+//   20 ms or 16 us (bimodal, stranded behind the waker) to 24-37 us; tests/go_wake_test.cpp
+//   fails 5/5 with the old policy. Throughput figures are in the commit that made this policy.
 //
 // Sleeping and waking (no lost wake-up, no thundering herd), as Go's wakep/resetspinning:
 //   - n_spinning counts workers looking for work; n_idle those asleep (in idle_list).
@@ -81,6 +102,18 @@ struct worker {
   std::atomic<bool> asleep{false};
 
   goroutine* batch[run_queue::capacity / 2 + 1];  // scratch for global-queue transfers
+
+  // What this worker, spinning, last saw of each other worker (scheduler::steal_waiting): work
+  // still in the same place `steal_after` later has waited that long, and is taken.
+  struct sighting {
+    std::uint32_t head = 0;  // the victim's run queue front
+    bool had_queue = false;
+    std::int64_t queue_since = 0;  // ns: since when the front has not moved
+    goroutine* runnext = nullptr;
+    std::uint32_t switches = 0;
+    std::int64_t runnext_since = 0;  // ns: since when runnext and the switch count stand still
+  };
+  std::vector<sighting> sightings;  // indexed by worker; sized before the worker runs
 };
 
 class scheduler {
@@ -116,7 +149,8 @@ class scheduler {
   explicit scheduler(unsigned threads);
   void run_worker(worker* w);
   goroutine* find_runnable(worker* w);
-  goroutine* steal(worker* w, bool take_runnext);
+  goroutine* steal_waiting(worker* w);
+  void wake_if_nobody_looks();
   goroutine* global_get(worker* w, bool batch);
   void global_put(goroutine* const* items, std::size_t n);
   void push_local(worker* w, goroutine* g);
