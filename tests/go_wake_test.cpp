@@ -40,7 +40,8 @@ std::vector<double> wake_latencies(int trials, clock_type::duration work) {
   std::atomic<bool> about_to_park{false};
   std::vector<double> us;
   gopp::chan<int> done;
-  gopp::go([&] {
+  // Channels by value: a goroutine's close() may still be returning when the test goes on.
+  gopp::go([&us, &about_to_park, wake, done] {
     for (;;) {
       about_to_park.store(true);
       std::optional<clock_type::time_point> t0 = wake.recv();
@@ -50,7 +51,7 @@ std::vector<double> wake_latencies(int trials, clock_type::duration work) {
     done.close();
   });
   gopp::chan<int> sender_done;
-  gopp::go([&] {
+  gopp::go([&about_to_park, wake, sender_done, trials, work] {
     for (int i = 0; i < trials; ++i) {
       // Bounded: a receiver stranded behind this goroutine, on its own thread, cannot say so.
       const auto give_up = clock_type::now() + 200ms;
@@ -90,13 +91,13 @@ TEST(WakePolicy, APingPongPairStillFinishesWithTheOtherWorkerWoken) {
   // and lose nothing whichever worker ends up running which side.
   gopp::chan<int> ping, pong;
   const int rounds = 20000;
-  gopp::go([&] {
+  gopp::go([ping, pong] {
     for (int v : ping) pong.send(v + 1);
     pong.close();
   });
-  long sum = 0;
   gopp::chan<long> result(1);
-  gopp::go([&] {
+  gopp::go([ping, pong, result, rounds] {
+    long sum = 0;
     for (int i = 0; i < rounds; ++i) {
       ping.send(i);
       sum += *pong.recv() - i;
