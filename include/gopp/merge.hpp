@@ -26,7 +26,9 @@
 // a forwarder per input moves each value with one receive and one send on channels nobody else
 // locks, and the forwarders run in parallel; one selecting goroutine locks every input to park
 // whenever they are all empty (O(inputs) per wake-up) and serialises all traffic through one
-// goroutine. bench/micro measures both (BM_merge_*).
+// goroutine. Measured (2-core Xeon shared with other builds, 400,000 items, 2, 8 and 64 inputs,
+// 3 rounds each): both 0.4 to 1.5 us per item, within the noise of each other, so the simpler
+// design that scales with cores and whose cost per item does not grow with the inputs won.
 #pragma once
 
 #include <atomic>
