@@ -20,6 +20,8 @@
 //      poll succeeds the select is done. A stale snapshot costs one lock and the probe goes on.
 //      When no case was ready, the order drawn is a complete uniform permutation, and passes 1-3
 //      run with it as usual.
+//   dynamic_select caches the sorted lock order in its cases (gopp/dynamic_select.hpp), so a
+//   select over the same cases as the last one skips pass 0's sort.
 //   The probe completes a case only under that case's lock, as pass 1 would, so what it does is
 //   what pass 1 could have done at that moment; it never decides "nothing ready" (a channel that
 //   looked empty may have filled since another one was checked): only pass 1, holding every lock,
@@ -30,6 +32,7 @@
 // unlink, both under the channel locks; the claim CAS picks exactly one winner among all wakers;
 // and the select reads its result only after `done`, which the winner sets last (waiter.hpp).
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -80,12 +83,16 @@ void unlock_all(select_case_base* const* cases, const std::uint32_t* lock_order,
 }
 
 // Passes 1 to 3 over the `live` cases named by order[0, live) (random poll order) and
-// lock_order[0, live) (the same cases, not yet sorted). Returns like select_impl.
+// lock_order[0, live) (the same cases, sorted by channel if `sorted`, else sorted here).
+// Returns like select_impl.
 std::size_t select_locked(select_case_base* const* cases, std::size_t n, std::size_t live,
-                          bool has_default, std::uint32_t* order, std::uint32_t* lock_order) {
-  std::sort(lock_order, lock_order + live, [cases](std::uint32_t a, std::uint32_t b) {
-    return cases[a]->channel < cases[b]->channel;
-  });
+                          bool has_default, std::uint32_t* order, std::uint32_t* lock_order,
+                          bool sorted = false) {
+  if (!sorted) {
+    std::sort(lock_order, lock_order + live, [cases](std::uint32_t a, std::uint32_t b) {
+      return cases[a]->channel < cases[b]->channel;
+    });
+  }
 
   // Pass 1: anything ready?
   lock_all(cases, lock_order, live);
@@ -155,7 +162,9 @@ std::size_t select_impl(select_case_base* const* cases, std::size_t n, bool has_
 }
 
 std::size_t select_impl_probing(select_case_base* const* cases, std::size_t n, bool has_default,
-                                std::uint32_t* order, std::uint32_t* lock_order) {
+                                std::uint32_t* order, std::uint32_t* lock_order,
+                                bool lock_order_known, bool* lock_order_sorted) {
+  *lock_order_sorted = false;
   // Pass P: order starts as any permutation of [0, n); step k fixes order[k] uniformly among
   // the entries not yet drawn.
   for (std::size_t k = 0; k < n; ++k) {
@@ -178,14 +187,20 @@ std::size_t select_impl_probing(select_case_base* const* cases, std::size_t n, b
     const std::uint32_t i = order[k];
     if (!cases[i]->channel) continue;
     order[live] = i;
-    lock_order[live] = i;
+    if (!lock_order_known) lock_order[live] = i;
     ++live;
   }
   if (live == 0) {
     if (has_default) return n;
     block_forever(wait_reason::select_no_cases);
   }
-  return select_locked(cases, n, live, has_default, order, lock_order);
+  *lock_order_sorted = true;
+  return select_locked(cases, n, live, has_default, order, lock_order, lock_order_known);
+}
+
+std::uint64_t next_lock_stamp() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 void throw_multiple_default_cases() {

@@ -309,6 +309,56 @@ TEST_P(DynamicSelectBlocking, CompetingSelectsReceiveEachValueExactlyOnce) {
   for (int v = 0; v < total; ++v) ASSERT_EQ(seen[static_cast<std::size_t>(v)].load(), 1) << v;
 }
 
+TEST_P(DynamicSelectBlocking, FanInSwitchingClosedCasesOffLosesNothing) {
+  // B14's loop in small: producers on unbuffered channels, closed cases replaced by nil ones
+  // (each replacement changes the lock order the select cached in its cases).
+  const std::size_t k = 16;
+  const int per = static_cast<int>(scaled(500, 50));
+  auto cs = make_chans(k, 0);
+  std::vector<task> producers;
+  for (std::size_t i = 0; i < k; ++i) {
+    producers.push_back(start(GetParam(), [c = cs[i], per] {
+      for (int j = 0; j < per; ++j) c.send(j);
+      c.close();
+    }));
+  }
+  auto cases = recv_cases(cs);
+  std::vector<long> sums(k, 0);
+  for (std::size_t open = k; open > 0;) {
+    select_result<int> r = dynamic_select(cases);
+    if (r.value) {
+      sums[r.index] += *r.value;
+      continue;
+    }
+    cases[r.index] = icase::recv(nullptr);
+    --open;
+  }
+  for (auto& p : producers) p.join();
+  for (long sum : sums) EXPECT_EQ(sum, static_cast<long>(per) * (per - 1) / 2);
+}
+
+TEST_P(DynamicSelectBlocking, ASubrangeOfCasesUsedBeforeWorks) {
+  // The lock order a parked select cached in its cases must not be reused for a shorter range
+  // over the same cases (its indices would point past the range).
+  auto cs = make_chans(8, 0);
+  auto cases = recv_cases(cs);
+  auto sender = start(GetParam(), [cs] {
+    settle();
+    cs[6].send(1);  // the full range parks first and sorts its lock order
+    for (int i = 0; i < 20; ++i) {
+      gopp::yield();
+      cs[static_cast<std::size_t>(i) % 3].send(i);
+    }
+  });
+  EXPECT_EQ(dynamic_select(cases).index, 6u);
+  for (int i = 0; i < 20; ++i) {
+    select_result<int> r = dynamic_select(std::span<icase>(cases).first(3));
+    EXPECT_EQ(r.index, static_cast<std::size_t>(i) % 3);
+    EXPECT_EQ(r.value, i);
+  }
+  sender.join();
+}
+
 GOPP_INSTANTIATE_SIDES(DynamicSelectBlocking);
 
 // ---------------------------------------------------------------------------------------------

@@ -83,8 +83,13 @@ namespace detail {
 
 // Like select_impl, with the probe pass first (src/select.cpp). `order` must hold a permutation
 // of [0, n) on entry; the default case, if any, is passed as a case whose channel is nullptr.
+// With `lock_order_known`, lock_order[0, live) already holds the live cases sorted by channel.
+// `*lock_order_sorted` tells whether lock_order[0, live) holds them sorted on return.
 std::size_t select_impl_probing(select_case_base* const* cases, std::size_t n, bool has_default,
-                                std::uint32_t* order, std::uint32_t* lock_order);
+                                std::uint32_t* order, std::uint32_t* lock_order,
+                                bool lock_order_known, bool* lock_order_sorted);
+// A number never returned before (never 0): marks one sorted lock order cached in a case range.
+std::uint64_t next_lock_stamp() noexcept;
 
 [[noreturn]] void throw_multiple_default_cases();
 [[noreturn]] void throw_spent_send_case(std::size_t index);
@@ -164,6 +169,7 @@ class dynamic_case : private detail::select_case_base {
                                     : nullptr;
     detail::select_case_base::is_send = kind_ == kind::send;
     closed_send = false;
+    lock_stamp_ = 0;
     w = detail::waiter{};
     if (kind_ == kind::send) {
       poll = &poll_send;
@@ -192,6 +198,13 @@ class dynamic_case : private detail::select_case_base {
   // A send case: the value to send (nullopt once sent). A receive case: where the value is
   // received; nullopt whenever no select runs.
   std::optional<T> value_;
+  // The lock order of the last select that had to sort it: when the n cases of a range all carry
+  // the same non-zero stamp, written by a sort of n cases, they are exactly the cases that sort
+  // saw, at the same positions (any copy, move or assignment resets the stamp), and lock_rank_
+  // of the k-th case is the k-th live case in channel address order.
+  std::uint64_t lock_stamp_ = 0;
+  std::size_t lock_count_ = 0;
+  std::uint32_t lock_rank_ = 0;
 };
 
 namespace detail {
@@ -216,8 +229,12 @@ struct dynamic_access {
     std::uint32_t* lock_order = order + n;
 
     std::size_t default_index = n;
+    const std::uint64_t stamp = n ? cases[0].lock_stamp_ : 0;
+    bool lock_order_known = stamp != 0 && cases[0].lock_count_ == n;
     for (std::size_t i = 0; i < n; ++i) {
       dynamic_case<T>& c = cases[i];
+      lock_order_known &= c.lock_stamp_ == stamp;
+      lock_order[i] = c.lock_rank_;
       if (c.kind_ == dynamic_case<T>::kind::fallback) {
         if (default_index != n) throw_multiple_default_cases();
         default_index = i;
@@ -228,7 +245,17 @@ struct dynamic_access {
       ptrs[i] = &c;
       order[i] = static_cast<std::uint32_t>(i);
     }
-    const std::size_t chosen = select_impl_probing(ptrs, n, default_index != n, order, lock_order);
+    bool lock_order_sorted = false;
+    const std::size_t chosen = select_impl_probing(ptrs, n, default_index != n, order, lock_order,
+                                                   lock_order_known, &lock_order_sorted);
+    if (lock_order_sorted && !lock_order_known) {
+      const std::uint64_t s = next_lock_stamp();
+      for (std::size_t i = 0; i < n; ++i) {
+        cases[i].lock_stamp_ = s;
+        cases[i].lock_count_ = n;
+        cases[i].lock_rank_ = lock_order[i];  // past the live cases: unused
+      }
+    }
     if (chosen == n) return {default_index, std::nullopt};
     dynamic_case<T>& c = cases[chosen];
     if (c.kind_ == dynamic_case<T>::kind::send) {
