@@ -23,6 +23,7 @@
 // Several selects may compete for the same channels (Go's doubleselect): each value is received
 // exactly once. Locking: every channel of the select is locked in address order (duplicates
 // once), as Go does, so competing selects cannot deadlock.
+// Cases known only at run time (Go's reflect.Select): gopp/dynamic_select.hpp.
 #pragma once
 
 #include <array>
