@@ -168,6 +168,34 @@ void select2(int n) {
   check(count == 2 * n, "select2: lost items");
 }
 
+// B14: one receiver selects over 64 unbuffered channels built at run time (dynamic_select, Go's
+// reflect.Select), fed by 64 producers of n / 64 ints each. A closed channel's case is replaced
+// by a nil one (Go: `cases[i].Chan = reflect.Value{}`).
+void select_dyn(int n) {
+  constexpr int k = 64;
+  const int per = n / k;
+  std::vector<gopp::dynamic_case<int>> cases;
+  for (int i = 0; i < k; ++i) {
+    gopp::chan<int> ch;
+    gopp::go([ch, per] {
+      for (int j = 0; j < per; ++j) ch.send(j);
+      ch.close();
+    });
+    cases.push_back(gopp::dynamic_case<int>::recv(ch));
+  }
+  int count = 0;
+  for (int open = k; open > 0;) {
+    gopp::select_result<int> r = gopp::dynamic_select(cases);
+    if (r.value) {
+      ++count;
+      continue;
+    }
+    cases[r.index] = gopp::dynamic_case<int>::recv(nullptr);
+    --open;
+  }
+  check(count == k * per, "select_dyn: lost items");
+}
+
 // B8 is the seed: "Go by Example: Worker Pools" as written (5 jobs, 3 workers, each job
 // sleeps), without its printing; then the same jobs one after another.
 void seed_worker(int /*id*/, gopp::recv_chan<int> jobs, gopp::send_chan<int> results,
@@ -302,6 +330,11 @@ const bench::benchmark benchmarks[] = {
               " s_sequential=" + bench::fixed(bench::seconds(seq), 3);
      }},
     {"B11", "wake_latency", [](const bench::options& o) { return wake_latency(o.sized(1'000)); }},
+    {"B14", "select_dyn",
+     [](const bench::options& o) {
+       int n = o.sized(2'000'000);
+       return bench::ns_per("ns_per_item", timed_as_main([&] { select_dyn(n); }), n / 64 * 64);
+     }},
 };
 
 }  // namespace

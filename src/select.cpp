@@ -11,12 +11,33 @@
 //   3. Lock every channel again and unlink the waiters that were not chosen (the chosen one was
 //      unlinked by whoever completed it; stale ones a waker met were unlinked by that waker).
 //
+// dynamic_select (gopp/dynamic_select.hpp) adds a pass before pass 1, for case lists too long to
+// lock all at once for every item:
+//
+//   P. Probe: draw the random poll order lazily (forward Fisher-Yates, one step per case looked
+//      at) and, for each case in that order, read its channel's "would block" snapshot without
+//      the lock. A case that looks ready has its channel (only that one) locked and polled; if the
+//      poll succeeds the select is done. A stale snapshot costs one lock and the probe goes on.
+//      When no case was ready, the order drawn is a complete uniform permutation, and passes 1-3
+//      run with it as usual.
+//   dynamic_select caches the sorted lock order in its cases (gopp/dynamic_select.hpp), so a
+//   select over the same cases as the last one skips pass 0's sort.
+//   The probe completes a case only under that case's lock, as pass 1 would, so what it does is
+//   what pass 1 could have done at that moment; it never decides "nothing ready" (a channel that
+//   looked empty may have filled since another one was checked): only pass 1, holding every lock,
+//   decides that. Uniformity: the first ready case met in a uniformly random order is uniform
+//   among the ready cases.
+//
 // Why it is safe: a waiter is visible to others only between pass 2's enqueue and pass 3's
 // unlink, both under the channel locks; the claim CAS picks exactly one winner among all wakers;
 // and the select reads its result only after `done`, which the winner sets last (waiter.hpp).
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
+#include "gopp/dynamic_select.hpp"
 #include "gopp/select.hpp"
 
 namespace gopp::detail {
@@ -61,27 +82,17 @@ void unlock_all(select_case_base* const* cases, const std::uint32_t* lock_order,
   }
 }
 
-}  // namespace
-
-std::size_t select_impl(select_case_base* const* cases, std::size_t n, bool has_default,
-                        std::uint32_t* order, std::uint32_t* lock_order) {
-  // Pass 0: random poll order (Fisher-Yates, inside-out), lock order by channel address.
-  std::size_t live = 0;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (!cases[i]->channel) continue;  // a nil channel's case is never ready: leave it out
-    const std::uint32_t j = random_below(static_cast<std::uint32_t>(live + 1));
-    order[live] = order[j];
-    order[j] = i;
-    lock_order[live] = i;
-    ++live;
+// Passes 1 to 3 over the `live` cases named by order[0, live) (random poll order) and
+// lock_order[0, live) (the same cases, sorted by channel if `sorted`, else sorted here).
+// Returns like select_impl.
+std::size_t select_locked(select_case_base* const* cases, std::size_t n, std::size_t live,
+                          bool has_default, std::uint32_t* order, std::uint32_t* lock_order,
+                          bool sorted = false) {
+  if (!sorted) {
+    std::sort(lock_order, lock_order + live, [cases](std::uint32_t a, std::uint32_t b) {
+      return cases[a]->channel < cases[b]->channel;
+    });
   }
-  if (live == 0) {
-    if (has_default) return n;
-    block_forever(wait_reason::select_no_cases);
-  }
-  std::sort(lock_order, lock_order + live, [cases](std::uint32_t a, std::uint32_t b) {
-    return cases[a]->channel < cases[b]->channel;
-  });
 
   // Pass 1: anything ready?
   lock_all(cases, lock_order, live);
@@ -119,6 +130,86 @@ std::size_t select_impl(select_case_base* const* cases, std::size_t n, bool has_
   }
   unlock_all(cases, lock_order, live);
   return static_cast<std::size_t>(winner);
+}
+
+// Under no lock: whether the case looks ready (see pass P). Reading `closed` second is what
+// try_send/try_recv do; here a wrong answer either way costs only time, never correctness.
+bool looks_ready(const select_case_base* c) noexcept {
+  const chan_base* ch = c->channel;
+  const bool blocked = c->is_send ? ch->would_block_send() : ch->would_block_recv();
+  return !blocked || ch->closed.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+std::size_t select_impl(select_case_base* const* cases, std::size_t n, bool has_default,
+                        std::uint32_t* order, std::uint32_t* lock_order) {
+  // Pass 0: random poll order (Fisher-Yates, inside-out), lock order by channel address.
+  std::size_t live = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!cases[i]->channel) continue;  // a nil channel's case is never ready: leave it out
+    const std::uint32_t j = random_below(static_cast<std::uint32_t>(live + 1));
+    order[live] = order[j];
+    order[j] = i;
+    lock_order[live] = i;
+    ++live;
+  }
+  if (live == 0) {
+    if (has_default) return n;
+    block_forever(wait_reason::select_no_cases);
+  }
+  return select_locked(cases, n, live, has_default, order, lock_order);
+}
+
+std::size_t select_impl_probing(select_case_base* const* cases, std::size_t n, bool has_default,
+                                std::uint32_t* order, std::uint32_t* lock_order,
+                                bool lock_order_known, bool* lock_order_sorted) {
+  *lock_order_sorted = false;
+  // Pass P: order starts as any permutation of [0, n); step k fixes order[k] uniformly among
+  // the entries not yet drawn.
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t j = k + random_below(static_cast<std::uint32_t>(n - k));
+    std::swap(order[k], order[j]);
+    select_case_base* c = cases[order[k]];
+    if (!c->channel || !looks_ready(c)) continue;
+    select_state* wake = nullptr;
+    c->channel->lock.lock();
+    const bool done = c->poll(c, wake);
+    c->channel->lock.unlock();
+    if (done) {
+      if (wake) wake->complete();
+      return order[k];
+    }
+  }
+  // Nothing was ready: keep the live cases, in the order drawn, for passes 1 to 3.
+  std::size_t live = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::uint32_t i = order[k];
+    if (!cases[i]->channel) continue;
+    order[live] = i;
+    if (!lock_order_known) lock_order[live] = i;
+    ++live;
+  }
+  if (live == 0) {
+    if (has_default) return n;
+    block_forever(wait_reason::select_no_cases);
+  }
+  *lock_order_sorted = true;
+  return select_locked(cases, n, live, has_default, order, lock_order, lock_order_known);
+}
+
+std::uint64_t next_lock_stamp() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void throw_multiple_default_cases() {
+  throw std::invalid_argument("dynamic_select: multiple default cases");
+}
+
+void throw_spent_send_case(std::size_t index) {
+  throw std::logic_error("dynamic_select: send case " + std::to_string(index) +
+                         " was sent already; give it a new value with set_value()");
 }
 
 }  // namespace gopp::detail

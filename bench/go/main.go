@@ -1,5 +1,6 @@
 // Command goppbench is Go's side of gopp's benchmark set (bench/README.md):
 // B1..B8 and B11 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
+// B1..B8 and B14 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
 // have a reference to be compared with.
 //
 // Output, one line per benchmark: `<ID> <name> <metric>=<value> ...`.
@@ -13,6 +14,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,6 +185,37 @@ func select2(n int) {
 	}
 }
 
+// B14: one receiver selects over 64 unbuffered channels built at run time (reflect.Select), fed
+// by 64 producers of n/64 ints each. A closed channel's case is switched off with a zero Chan.
+func selectDyn(n int) {
+	const k = 64
+	per := n / k
+	cases := make([]reflect.SelectCase, k)
+	for i := 0; i < k; i++ {
+		ch := make(chan int)
+		go func() {
+			for j := 0; j < per; j++ {
+				ch <- j
+			}
+			close(ch)
+		}()
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
+	}
+	count := 0
+	for open := k; open > 0; {
+		i, _, ok := reflect.Select(cases)
+		if !ok {
+			cases[i].Chan = reflect.Value{}
+			open--
+			continue
+		}
+		count++
+	}
+	if count != k*per {
+		panic("select_dyn: lost items")
+	}
+}
+
 // B8 is the seed: "Go by Example: Worker Pools" as written (5 jobs, 3 workers, each job
 // sleeps), without its printing; then the same jobs one after another.
 func seedWorker(id int, jobs <-chan int, results chan<- int, d time.Duration) {
@@ -331,7 +364,6 @@ func benchmarks() []benchmark {
 			n := sized(500_000)
 			return "ns_per_item=" + nsPer(timed(func() { select2(n) }), 2*n)
 		}},
-		{"B11", "wake_latency", func() string { return wakeLatency(sized(1_000)) }},
 		{"B8", "seed_demo", func() string {
 			d := time.Second / time.Duration(scale)
 			start := time.Now()
@@ -342,11 +374,16 @@ func benchmarks() []benchmark {
 			seq := time.Since(start)
 			return fmt.Sprintf("s_pool=%.3f s_sequential=%.3f", pool.Seconds(), seq.Seconds())
 		}},
+		{"B11", "wake_latency", func() string { return wakeLatency(sized(1_000)) }},
+		{"B14", "select_dyn", func() string {
+			n := sized(2_000_000)
+			return "ns_per_item=" + nsPer(timed(func() { selectDyn(n) }), n/64*64)
+		}},
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gopp-go-bench [--quick] [--only B1..B8]")
+	fmt.Fprintln(os.Stderr, "usage: gopp-go-bench [--quick] [--only B1..B8|B14]")
 	os.Exit(2)
 }
 

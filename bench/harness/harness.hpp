@@ -92,7 +92,7 @@ inline int run_main(int argc, char** argv, std::span<const benchmark> set) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       opt.only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--only B1..B8]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--only B1..B8|B14]\n", argv[0]);
       return 2;
     }
   }

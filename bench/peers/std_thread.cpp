@@ -339,6 +339,10 @@ const bench::benchmark benchmarks[] = {
        return "s_pool=" + bench::fixed(bench::seconds(pool), 3) +
               " s_sequential=" + bench::fixed(bench::seconds(seq), 3);
      }},
+    {"B14", "select_dyn",
+     [](const bench::options&) {
+       return bench::not_applicable("no select over condition-variable channels in std");
+     }},
 };
 
 }  // namespace

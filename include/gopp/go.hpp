@@ -71,23 +71,46 @@ struct closure_ops_for {
 };
 }  // namespace detail
 
+class wait_group;  // gopp/sync.hpp; named here only for go()'s compile-time message
+
 // Go: go f(args...). Starts f(args...) as a new goroutine and returns at once. The callable and
 // the arguments are decay-copied (moved where they are rvalues), as by std::thread; f is invoked
-// once, as a non-const rvalue.
+// once, as a non-const rvalue. To share an object instead (a wait_group, a mutex, a big
+// buffer), pass std::ref(x) or capture it by reference in a lambda.
+// Misuse fails to compile with one message that says the fix: a non-copyable argument
+// ("wait_group is not copyable: pass std::ref(wg) or capture it"), a non-copyable function
+// object, or arguments f cannot be called with.
 template <class F, class... Args>
-requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
 void go(F&& f, Args&&... args) {
-  using closure = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
-  detail::goroutine* g = nullptr;
-  void* storage = detail::spawn_prepare(sizeof(closure), alignof(closure),
-                                        &detail::closure_ops_for<closure>::ops, &g);
-  try {
-    ::new (storage) closure(std::forward<F>(f), std::forward<Args>(args)...);
-  } catch (...) {
-    detail::spawn_abort(g);
-    throw;
+  constexpr bool wait_group_by_value =
+      (std::is_same_v<std::remove_cvref_t<Args>, wait_group> || ...);
+  constexpr bool f_ok = std::is_constructible_v<std::decay_t<F>, F&&>;
+  constexpr bool args_ok = (std::is_constructible_v<std::decay_t<Args>, Args&&> && ...);
+  constexpr bool invocable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>;
+  static_assert(!wait_group_by_value,
+                "gopp::go: wait_group is not copyable: pass std::ref(wg) or capture it");
+  static_assert(wait_group_by_value || args_ok,
+                "gopp::go: an argument is not copyable (go copies its arguments into the "
+                "goroutine, as std::thread does): pass std::ref(x) or capture it");
+  static_assert(
+      !args_ok || f_ok,
+      "gopp::go: the function object is not copyable: pass it as an rvalue (std::move(f))");
+  static_assert(!args_ok || !f_ok || invocable,
+                "gopp::go: f cannot be called with copies of these arguments (a parameter taken by "
+                "non-const reference needs std::ref(x))");
+  if constexpr (f_ok && args_ok && invocable) {
+    using closure = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
+    detail::goroutine* g = nullptr;
+    void* storage = detail::spawn_prepare(sizeof(closure), alignof(closure),
+                                          &detail::closure_ops_for<closure>::ops, &g);
+    try {
+      ::new (storage) closure(std::forward<F>(f), std::forward<Args>(args)...);
+    } catch (...) {
+      detail::spawn_abort(g);
+      throw;
+    }
+    detail::spawn_commit(g);
   }
-  detail::spawn_commit(g);
 }
 
 // Go: runtime.Gosched(). Lets other goroutines run; on a plain thread, std::this_thread::yield.

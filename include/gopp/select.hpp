@@ -23,6 +23,7 @@
 // Several selects may compete for the same channels (Go's doubleselect): each value is received
 // exactly once. Locking: every channel of the select is locked in address order (duplicates
 // once), as Go does, so competing selects cannot deadlock.
+// Cases known only at run time (Go's reflect.Select): gopp/dynamic_select.hpp.
 #pragma once
 
 #include <array>
@@ -165,13 +166,24 @@ concept sendable = requires(const Ch& c, chan_value_t<Ch> v) {
 
 }  // namespace detail
 
+// Handlers with the wrong signature fail to compile with one static_assert that says the fix;
+// the case then carries no handler, so that no further errors follow from it.
+
 // case v, ok := <-ch: handler(std::optional<T>&&)
 template <class Ch, class F>
-requires detail::receivable<Ch> &&
-    std::invocable<std::decay_t<F>, std::optional<detail::chan_value_t<Ch>> &&> auto
-    recv_case(const Ch& ch, F&& handler) {
-  return detail::recv_case_desc<detail::chan_value_t<Ch>, std::decay_t<F>>{
-      detail::state_of(ch), std::forward<F>(handler)};
+requires detail::receivable<Ch>
+auto recv_case(const Ch& ch, F&& handler) {
+  using T = detail::chan_value_t<Ch>;
+  constexpr bool ok = std::invocable<std::decay_t<F>, std::optional<T>&&>;
+  static_assert(ok,
+                "gopp::recv_case: a recv_case handler takes std::optional<T> (nullopt: the channel "
+                "is closed), e.g. [](std::optional<int> v) { ... }");
+  if constexpr (ok) {
+    return detail::recv_case_desc<T, std::decay_t<F>>{detail::state_of(ch),
+                                                      std::forward<F>(handler)};
+  } else {
+    return detail::recv_case_desc<T, detail::no_handler>{detail::state_of(ch), {}};
+  }
 }
 // case <-ch: (value discarded)
 template <class Ch>
@@ -182,25 +194,51 @@ auto recv_case(const Ch& ch) {
 }
 // case ch <- value: handler()
 template <class Ch, class V, class F>
-requires detail::sendable<Ch> &&
-    std::constructible_from<detail::chan_value_t<Ch>, V &&>&& std::invocable<std::decay_t<F>> auto
-    send_case(const Ch& ch, V&& value, F&& handler) {
-  return detail::send_case_desc<detail::chan_value_t<Ch>, std::decay_t<F>>{
-      detail::state_of(ch), detail::chan_value_t<Ch>(std::forward<V>(value)),
-      std::forward<F>(handler)};
+requires detail::sendable<Ch>
+auto send_case(const Ch& ch, V&& value, F&& handler) {
+  using T = detail::chan_value_t<Ch>;
+  constexpr bool value_ok = std::constructible_from<T, V&&>;
+  constexpr bool handler_ok = std::invocable<std::decay_t<F>>;
+  static_assert(value_ok,
+                "gopp::send_case: the value does not convert to the channel's element type");
+  static_assert(!value_ok || handler_ok,
+                "gopp::send_case: a send_case handler takes no arguments, e.g. [] { ... }");
+  if constexpr (value_ok && handler_ok) {
+    return detail::send_case_desc<T, std::decay_t<F>>{
+        detail::state_of(ch), T(std::forward<V>(value)), std::forward<F>(handler)};
+  } else if constexpr (value_ok) {
+    return detail::send_case_desc<T, detail::no_handler>{
+        detail::state_of(ch), T(std::forward<V>(value)), {}};
+  } else {
+    return detail::recv_case_desc<T, detail::no_handler>{nullptr, {}};
+  }
 }
 // case ch <- value:
 template <class Ch, class V>
-requires detail::sendable<Ch> && std::constructible_from<detail::chan_value_t<Ch>, V &&> auto
-send_case(const Ch& ch, V&& value) {
-  return detail::send_case_desc<detail::chan_value_t<Ch>, detail::no_handler>{
-      detail::state_of(ch), detail::chan_value_t<Ch>(std::forward<V>(value)), {}};
+requires detail::sendable<Ch>
+auto send_case(const Ch& ch, V&& value) {
+  using T = detail::chan_value_t<Ch>;
+  constexpr bool value_ok = std::constructible_from<T, V&&>;
+  static_assert(value_ok,
+                "gopp::send_case: the value does not convert to the channel's element type");
+  if constexpr (value_ok) {
+    return detail::send_case_desc<T, detail::no_handler>{
+        detail::state_of(ch), T(std::forward<V>(value)), {}};
+  } else {
+    return detail::recv_case_desc<T, detail::no_handler>{nullptr, {}};
+  }
 }
 // default:
 template <class F>
-requires std::invocable<std::decay_t<F>>
 auto default_case(F&& handler) {
-  return detail::default_case_desc<std::decay_t<F>>{std::forward<F>(handler)};
+  constexpr bool ok = std::invocable<std::decay_t<F>>;
+  static_assert(ok,
+                "gopp::default_case: a default_case handler takes no arguments, e.g. [] { ... }");
+  if constexpr (ok) {
+    return detail::default_case_desc<std::decay_t<F>>{std::forward<F>(handler)};
+  } else {
+    return detail::default_case_desc<detail::no_handler>{};
+  }
 }
 inline auto default_case() {
   return detail::default_case_desc<detail::no_handler>{};
