@@ -25,6 +25,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "gopp/detail/link_check.hpp"
+
 namespace gopp {
 
 struct runtime_options {

@@ -23,6 +23,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "gopp/detail/link_check.hpp"
+
 namespace gopp::detail {
 
 struct goroutine;
