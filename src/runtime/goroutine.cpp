@@ -101,6 +101,8 @@ const char* reason_text(wait_reason r) noexcept {
       return "future";
     case wait_reason::io_wait:
       return "IO wait";
+    case wait_reason::errgroup_limit:
+      return "errgroup limit";
   }
   return "unknown";
 }
