@@ -136,17 +136,26 @@ std::uint64_t goroutine_id() noexcept;
 // The number of OS threads that run goroutines (starts the runtime if needed).
 unsigned num_threads();
 
-// The goroutines alive now, one line each in Go's traceback header form, sorted by id:
+// The goroutines alive now, sorted by id, in Go's traceback layout: a header, then the frames,
+// innermost first, as "function" and "\tfile:line +0xoffset" lines, then "created by goroutine
+// N"; a blank line between goroutines:
 //   goroutine 7 [chan receive]:
-// with Go's wait reasons: chan receive, chan send, select, select (no cases), sleep, and gopp's
+//   fetch_all(gopp::chan<int>)
+//   	/src/app.cpp:42 +0x5d
+//   created by goroutine 1
+// Wait reasons are Go's: chan receive, chan send, select, select (no cases), sleep, and gopp's
 // wait_group, mutex, sync.Cond, future, IO wait (gopp::blocking), errgroup limit (group::go);
-// "running" for the caller, "runnable" for one running elsewhere or queued. gopp cannot walk a
-// parked goroutine's stack, so there are no frames. Go's "all goroutines are asleep - deadlock!"
-// has no counterpart: a plain thread may still wake any of them, so gopp never declares a deadlock;
-// this dump is how to find one. With $GOPP_DUMP_SIGNAL set to a signal (USR1, USR2, QUIT or a
-// number) when the runtime starts, that signal writes this dump to stderr (Go's SIGQUIT traceback)
-// and the program goes on. A snapshot: goroutines that change state while it is taken may show
-// either state.
+// "running" for the caller, "runnable" for one running elsewhere or queued (no frames: its stack
+// is in use). Frames are read from each parked goroutine's saved context by following frame
+// pointers (gopp builds with -fno-omit-frame-pointer and passes it on to its users; a function
+// built without them ends its goroutine's traceback early), and named from the program's debug
+// information (file:line needs -g; without it, the symbol and the module). gopp's own runtime
+// frames are left out, as Go leaves out runtime.*; $GOPP_TRACEBACK=system shows them (Go's
+// GOTRACEBACK=system). Go's "all goroutines are asleep - deadlock!" has no counterpart: a plain
+// thread may still wake any of them, so gopp never declares a deadlock; this dump is how to find
+// one. With $GOPP_DUMP_SIGNAL set to a signal (USR1, USR2, QUIT or a number) when the runtime
+// starts, that signal writes this dump to stderr (Go's SIGQUIT traceback) and the program goes on.
+// A snapshot: goroutines that change state while it is taken may show either state.
 std::string goroutine_dump();
 
 }  // namespace gopp
