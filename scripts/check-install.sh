@@ -53,13 +53,20 @@ ls "$prefix"/lib*/libgopp*.a "$prefix"/lib*/pkgconfig/gopp*.pc >>"$log"
 
 mkdir -p "$work/consumer"
 # A little of everything a consumer touches: goroutines, a channel, a group whose ctx a timeout
-# bounds, and a worker pool. The goroutines hand data to each other, so a sanitizer that cannot
+# bounds, a worker pool, and the goroutine dump with its frames. The goroutines hand data to each other, so a sanitizer that cannot
 # see gopp's stack switches (a sanitized program on the plain library) reports false races.
 cat >"$work/consumer/main.cpp" <<'CPP'
 #include <gopp/gopp.hpp>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
+// Parks in a function of the consumer's own: the goroutine dump must name it (frame pointers and
+// libbacktrace reach the consumer through gopp's target and .pc file).
+[[gnu::noinline]] void consumer_parks_here(gopp::chan<int> c) {
+  const std::optional<int> v = c.recv();
+  if (v) std::printf("unexpected value\n");
+}
 int main() {
   gopp::chan<int> c;
   gopp::go([c] { c.send(42); });
@@ -76,11 +83,25 @@ int main() {
   gopp::worker_pool pool(2);
   auto f = pool.submit([](int x) { return x + 1; }, squares[7]);
   const int next = f.get();
-  std::printf("consumer got %d %d\n", got, next);
-  return got == 42 && next == 50 ? 0 : 1;
+
+  gopp::chan<int> never;
+  gopp::wait_group parked;
+  gopp::go(parked, [never] { consumer_parks_here(never); });
+  std::string dump;
+  for (int i = 0; i < 2000; ++i) {
+    dump = gopp::goroutine_dump();
+    if (dump.find("consumer_parks_here(gopp::chan<int>)") != std::string::npos) break;
+    gopp::sleep_for(std::chrono::milliseconds(1));
+  }
+  never.close();
+  parked.wait();
+  const bool frames = dump.find("consumer_parks_here(gopp::chan<int>)") != std::string::npos;
+  if (!frames) std::fprintf(stderr, "dump without the consumer's frame:\n%s", dump.c_str());
+  std::printf("consumer got %d %d%s\n", got, next, frames ? ", dump names its frames" : "");
+  return got == 42 && next == 50 && frames ? 0 : 1;
 }
 CPP
-expected="consumer got 42 50"
+expected="consumer got 42 50, dump names its frames"
 
 # run <name> <program>: runs it and checks its output.
 run() {
