@@ -120,7 +120,10 @@ TEST_F(GoroutineDump, ListsEachParkedGoroutineWithItsWaitReason) {
     for (; i + 1 < lines.size() && lines[i + 1].starts_with('\t'); i += 2) {
       EXPECT_FALSE(lines[i].empty() || lines[i].starts_with('\t')) << dump;
     }
-    if (i < lines.size()) EXPECT_TRUE(std::regex_match(lines[i++], created)) << lines[i - 1];
+    if (i < lines.size()) {
+      EXPECT_TRUE(std::regex_match(lines[i], created)) << lines[i];
+      ++i;
+    }
     EXPECT_EQ(i, lines.size()) << "stray lines in the block of goroutine " << id << ":\n" << dump;
     ++blocks;
     at = end + 2;
