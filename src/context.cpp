@@ -29,6 +29,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "gopp/detail/park.hpp"
+#include "gopp/detail/spinlock.hpp"
 #include "gopp/sync.hpp"
 #include "gopp/time.hpp"
 
@@ -91,6 +93,7 @@ struct context_node final : cancel_listener, std::enable_shared_from_this<contex
   };
   std::mutex mu;
   std::atomic<int> err{0};
+  std::error_code cause;  // written once, under mu, before err (release); read after err (acquire)
   chan<std::monostate> done{nullptr};
   std::unordered_map<cancel_listener*, entry> listeners;  // guarded by mu
   std::optional<timer> deadline_timer;                    // guarded by mu
@@ -104,15 +107,21 @@ struct context_node final : cancel_listener, std::enable_shared_from_this<contex
     // deadline_timer's destructor stops it.
   }
 
-  void on_cancel(std::error_code why) noexcept override { end(why, false); }
+  // The parent ended: this node ends with the same err and the same cause (Go: a child's Cause
+  // is its parent's). The parent wrote its cause before calling its listeners or, for a child
+  // added after it ended, before the err that add() saw under its lock.
+  void on_cancel(std::error_code why) noexcept override {
+    end(why, registered_with ? registered_with->cause : why, false);
+  }
 
-  // Ends this (cancel) node with `why`; the first call wins.
-  void end(std::error_code why, bool unregister) noexcept {
+  // Ends this (cancel) node with `why` and `why_cause` (Go's Cause); the first call wins.
+  void end(std::error_code why, std::error_code why_cause, bool unregister) noexcept {
     std::unordered_map<cancel_listener*, entry> taken;
     std::optional<timer> t;
     {
       std::lock_guard lock(mu);
       if (err.load(std::memory_order_relaxed) != 0) return;
+      cause = why_cause ? why_cause : why;
       err.store(why.value(), std::memory_order_release);
       taken.swap(listeners);
       t.swap(deadline_timer);
@@ -178,7 +187,10 @@ std::shared_ptr<context_node> new_cancel_node(const context& parent,
 }
 
 std::function<void()> cancel_function(const std::shared_ptr<context_node>& n) {
-  return [n] { n->end(make_error_code(errc::canceled), /*unregister=*/true); };
+  return [n] {
+    const std::error_code canceled = make_error_code(errc::canceled);
+    n->end(canceled, canceled, /*unregister=*/true);
+  };
 }
 
 // after_func(ctx, f): starts f once, unless stopped first.
@@ -265,6 +277,21 @@ std::pair<context, std::function<void()>> with_cancel(const context& parent) {
   return {detail::context_access::make(std::move(n)), std::move(cancel)};
 }
 
+std::pair<context, std::function<void(std::error_code)>> with_cancel_cause(const context& parent) {
+  auto n = detail::new_cancel_node(parent, std::nullopt);
+  std::function<void(std::error_code)> cancel = [n](std::error_code why) {
+    n->end(make_error_code(errc::canceled), why, /*unregister=*/true);
+  };
+  return {detail::context_access::make(std::move(n)), std::move(cancel)};
+}
+
+std::error_code cause(const context& ctx) noexcept {
+  const auto& n = detail::context_access::node(ctx);
+  if (!n || !n->canceller) return {};
+  if (n->canceller->err.load(std::memory_order_acquire) == 0) return {};
+  return n->canceller->cause;
+}
+
 std::pair<context, std::function<void()>> with_deadline(const context& parent,
                                                         std::chrono::steady_clock::time_point t) {
   if (std::optional<time_point> inherited = parent.deadline(); inherited && *inherited <= t) {
@@ -274,12 +301,15 @@ std::pair<context, std::function<void()>> with_deadline(const context& parent,
   auto cancel = detail::cancel_function(n);
   const auto left = t - std::chrono::steady_clock::now();
   if (left <= std::chrono::nanoseconds::zero()) {
-    n->end(make_error_code(errc::deadline_exceeded), /*unregister=*/true);
+    const std::error_code exceeded = make_error_code(errc::deadline_exceeded);
+    n->end(exceeded, exceeded, /*unregister=*/true);
   } else if (t != time_point::max() && n->err.load(std::memory_order_acquire) == 0) {
     timer deadline = after_func(std::chrono::duration_cast<std::chrono::nanoseconds>(left),
                                 [w = std::weak_ptr<detail::context_node>(n)] {
                                   if (auto node = w.lock()) {
-                                    node->end(make_error_code(errc::deadline_exceeded), true);
+                                    const std::error_code exceeded =
+                                        make_error_code(errc::deadline_exceeded);
+                                    node->end(exceeded, exceeded, true);
                                   }
                                 });
     std::unique_lock lock(n->mu);
@@ -319,16 +349,112 @@ std::function<bool()> after_func(const context& ctx, std::function<void()> f) {
 // ---------------------------------------------------------------------------------------------
 // group
 //
-// As errgroup.go: a wait_group counts the tasks, a buffered channel of `limit` tokens is the
-// semaphore (nil: no limit), and the first failure is recorded once and cancels ctx. `active`
-// counts tasks for set_limit's check and its message.
+// As errgroup.go: a wait_group counts the tasks, and the first failure is recorded once and
+// cancels ctx. Where errgroup's limit is a buffered channel used as a semaphore, gopp's is
+// group_limit below: the same FIFO hand-off, but a go() waiting for a slot parks with its own
+// wait reason, so the goroutine dump says "errgroup limit" instead of "chan send" (a task that
+// calls go() on its own full group waits there forever: docs/pools.md). `active` counts the
+// tasks holding a slot, for set_limit's check and its message.
+//
+// group_limit invariants (all under `lock`):
+//   - used <= limit, except after set_limit lowered the limit (only allowed with used == 0).
+//   - A waiter is queued only while used == limit; release() hands its slot straight to the
+//     first waiter (used unchanged), so a slot is never taken by a later try_go first (FIFO).
+//   - A waiter's node lives on its stack: release() unlinks it and reads its parker under the
+//     lock, then sets `granted` (release) and unparks; after that store it touches the node no
+//     more, since the waiter may return as soon as it sees `granted`.
 
 namespace detail {
+
+namespace {
+
+struct limit_waiter {
+  limit_waiter* next = nullptr;
+  parker* park = nullptr;
+  std::atomic<bool> granted{false};
+};
+
+class group_limit {
+ public:
+  bool try_acquire() noexcept {
+    std::lock_guard lock(lock_);
+    if (used_ >= limit_) return false;
+    ++used_;
+    return true;
+  }
+
+  void acquire() {
+    limit_waiter w;
+    {
+      std::lock_guard lock(lock_);
+      if (used_ < limit_) {
+        ++used_;
+        return;
+      }
+      w.park = &current_parker();
+      if (tail_) {
+        tail_->next = &w;
+      } else {
+        head_ = &w;
+      }
+      tail_ = &w;
+    }
+    while (!w.granted.load(std::memory_order_acquire)) {
+      set_wait_reason(wait_reason::errgroup_limit);
+      w.park->park();
+    }
+  }
+
+  void release() noexcept {
+    limit_waiter* w = nullptr;
+    parker* p = nullptr;
+    {
+      std::lock_guard lock(lock_);
+      if (head_ && used_ <= limit_) {
+        w = head_;  // the slot passes to it: used_ stays
+        head_ = w->next;
+        if (!head_) tail_ = nullptr;
+        p = w->park;
+      } else {
+        --used_;
+      }
+    }
+    if (w) {
+      w->granted.store(true, std::memory_order_release);
+      p->unpark();
+    }
+  }
+
+  // Sets the limit (the caller checked that no task holds a slot) and admits the waiters the new
+  // limit allows (Go's SetLimit would leave them blocked on the old channel forever).
+  void set(std::size_t n) noexcept {
+    std::lock_guard lock(lock_);
+    limit_ = n;
+    while (head_ && used_ < limit_) {
+      limit_waiter* w = head_;
+      head_ = w->next;
+      if (!head_) tail_ = nullptr;
+      ++used_;
+      parker* p = w->park;
+      w->granted.store(true, std::memory_order_release);
+      p->unpark();  // safe under the lock: unpark never blocks, nor takes this lock
+    }
+  }
+
+ private:
+  spinlock lock_;
+  std::size_t limit_ = group::no_limit;  // guarded by lock_
+  std::size_t used_ = 0;                 // guarded by lock_
+  limit_waiter* head_ = nullptr;         // guarded by lock_
+  limit_waiter* tail_ = nullptr;         // guarded by lock_
+};
+
+}  // namespace
 
 struct group_state {
   context ctx;
   std::function<void()> cancel;
-  chan<std::monostate> sem{nullptr};  // nil: no limit
+  group_limit limit;
   std::atomic<std::size_t> active{0};
   wait_group wg;
   std::atomic<bool> failed{false};
@@ -337,25 +463,27 @@ struct group_state {
 };
 
 void group_enter(group_state& s) {
-  if (!s.sem.is_nil()) s.sem.send(std::monostate{});
+  s.limit.acquire();
   s.wg.add(1);
   s.active.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool group_try_enter(group_state& s) {
-  if (!s.sem.is_nil() && !s.sem.try_send(std::monostate{})) return false;
+  if (!s.limit.try_acquire()) return false;
   s.wg.add(1);
   s.active.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-// A task leaves: active is decremented before its token is given back, so active() never
-// exceeds the limit. The token goes back through a copy of the handle, taken while `active`
-// still counted this task (set_limit replaces `sem` only when nothing is active).
+void group_enter_inline(group_state& s) {
+  s.wg.add(1);
+}
+
+// A task leaves: active is decremented before its slot is given back, so active() never
+// exceeds the limit.
 void release_slot(group_state& s) noexcept {
-  chan<std::monostate> sem = s.sem;
   s.active.fetch_sub(1, std::memory_order_release);
-  if (!sem.is_nil()) sem.try_recv();
+  s.limit.release();
   s.wg.done();
 }
 
@@ -363,12 +491,20 @@ void group_abort(group_state& s) noexcept {
   release_slot(s);
 }
 
-void group_leave(group_state& s, std::exception_ptr error) noexcept {
+void group_leave(group_state& s, std::exception_ptr error, bool holds_slot) noexcept {
   if (error && !s.failed.exchange(true, std::memory_order_acq_rel)) {
     s.first = std::move(error);
     s.cancel();
   }
-  release_slot(s);
+  if (holds_slot) {
+    release_slot(s);
+  } else {
+    s.wg.done();
+  }
+}
+
+std::exception_ptr group_error(std::error_code ec) noexcept {
+  return std::make_exception_ptr(std::system_error(ec));
 }
 
 const context& group_context(const group_state& s) noexcept {
@@ -411,7 +547,7 @@ void group::set_limit(std::size_t n) {
     throw std::logic_error("errgroup: modify limit while " + std::to_string(running) +
                            " goroutines in the group are still active");
   }
-  state_->sem = n == no_limit ? chan<std::monostate>(nullptr) : chan<std::monostate>(n);
+  state_->limit.set(n);
 }
 
 void group::wait() {

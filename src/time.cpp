@@ -137,6 +137,17 @@ recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds 
   return c;
 }
 
+recv_chan<std::chrono::steady_clock::time_point> tick(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return nullptr;  // Go: Tick returns nil
+  // Never freed, never stopped: the timer heap keeps it (and so it stays reachable for LSan).
+  auto* s = new detail::timer_state;
+  s->fire = &detail::timer_state::on_fire;
+  s->period = d;
+  recv_chan<std::chrono::steady_clock::time_point> c = s->ch;
+  s->start(d);
+  return c;
+}
+
 timer after_func(std::chrono::nanoseconds d, std::function<void()> f) {
   auto s = new_state();
   s->func = std::move(f);

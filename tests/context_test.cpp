@@ -510,6 +510,59 @@ TEST_F(Context, AfterFuncRunsWhenADeadlinePasses) {
   EXPECT_EQ(why.recv(), gopp::errc::deadline_exceeded);
 }
 
+// ---- with_cancel_cause / cause (Go 1.20's context.WithCancelCause / context.Cause) ----
+
+TEST_F(Context, CancelWithACauseEndsWithCanceledAndCauseReportsTheCause) {
+  auto [ctx, cancel] = gopp::with_cancel_cause(gopp::background());
+  EXPECT_EQ(gopp::cause(ctx), std::error_code()) << "a live context has no cause";
+  cancel(std::make_error_code(std::errc::connection_reset));
+  EXPECT_TRUE(is_closed(ctx));
+  EXPECT_EQ(ctx.err(), gopp::errc::canceled);  // Err is still Canceled, as in Go
+  EXPECT_EQ(gopp::cause(ctx), std::errc::connection_reset);
+  cancel(std::make_error_code(std::errc::io_error));  // later calls change nothing
+  EXPECT_EQ(gopp::cause(ctx), std::errc::connection_reset);
+}
+
+TEST_F(Context, CancelWithNoCauseGivesCanceledAsTheCause) {
+  auto [ctx, cancel] = gopp::with_cancel_cause(gopp::background());
+  cancel({});  // Go: cancel(nil) sets the cause to Canceled
+  EXPECT_EQ(gopp::cause(ctx), gopp::errc::canceled);
+}
+
+TEST_F(Context, ChildrenAndValuesInheritTheCauseOfTheAncestorThatEnded) {
+  static const gopp::context_key<int> key;
+  auto [parent, cancel] = gopp::with_cancel_cause(gopp::background());
+  auto [child, cancel_child] = gopp::with_cancel(parent);
+  gopp::context value = gopp::with_value(child, key, 1);
+  cancel(std::make_error_code(std::errc::host_unreachable));
+  EXPECT_EQ(child.err(), gopp::errc::canceled);
+  EXPECT_EQ(gopp::cause(child), std::errc::host_unreachable);
+  EXPECT_EQ(gopp::cause(value), std::errc::host_unreachable);
+  // A child made after the parent ended is born ended, with the parent's cause.
+  auto [late, cancel_late] = gopp::with_cancel(parent);
+  EXPECT_EQ(gopp::cause(late), std::errc::host_unreachable);
+  cancel_child();
+  cancel_late();
+}
+
+TEST_F(Context, WithoutACauseTheCauseIsErr) {
+  EXPECT_EQ(gopp::cause(gopp::background()), std::error_code());
+  auto [plain, cancel] = gopp::with_cancel(gopp::background());
+  cancel();
+  EXPECT_EQ(gopp::cause(plain), gopp::errc::canceled);
+  auto [timed, cancel_timed] = gopp::with_timeout(gopp::background(), 1ms);
+  ASSERT_TRUE(ends_within(timed, 10s));
+  EXPECT_EQ(gopp::cause(timed), gopp::errc::deadline_exceeded);
+  cancel_timed();
+  // A cause-carrying child whose own cancel was not called ends with its parent's cause.
+  auto [parent, cancel_parent] = gopp::with_cancel(gopp::background());
+  auto [child, cancel_child] = gopp::with_cancel_cause(parent);
+  cancel_parent();
+  EXPECT_EQ(gopp::cause(child), gopp::errc::canceled);
+  cancel_child(std::make_error_code(std::errc::io_error));  // too late: already ended
+  EXPECT_EQ(gopp::cause(child), gopp::errc::canceled);
+}
+
 // ---- group ----
 
 TEST_F(Group, WaitWaitsForEveryTask) {
@@ -757,6 +810,167 @@ TEST_F(Group, ANonStandardExceptionIsRethrownAsIs) {
   } catch (int v) {
     EXPECT_EQ(v, 42);
   }
+}
+
+// ---- tasks returning std::error_code (Go's func() error), issue 15 ----
+
+TEST_F(Group, ATaskReturningANonZeroErrorCodeFailsTheGroupWithIt) {
+  gopp::group g;
+  gopp::context ctx = g.ctx();
+  g.go([]() -> std::error_code { return std::make_error_code(std::errc::io_error); });
+  g.go([](gopp::context c) {
+    c.done().recv();  // ends only because the first task's error cancelled the group
+  });
+  try {
+    g.wait();
+    FAIL() << "wait() did not report the task's error";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::io_error);
+  }
+  EXPECT_EQ(ctx.err(), gopp::errc::canceled);
+  // As errgroup's Wait, every call reports the same error.
+  EXPECT_THROW(g.wait(), std::system_error);
+}
+
+TEST_F(Group, AZeroErrorCodeIsSuccessAndNeitherCancelsNorFails) {
+  gopp::group g;
+  gopp::context ctx = g.ctx();
+  gopp::chan<std::monostate> release;
+  g.go([release]() -> std::error_code {
+    release.recv();
+    return {};
+  });
+  g.go([] { return std::error_code(); });
+  gopp_test::settle();
+  EXPECT_EQ(ctx.err(), std::error_code()) << "a zero error_code cancelled the group";
+  release.close();
+  EXPECT_NO_THROW(g.wait());
+}
+
+TEST_F(Group, ATaskTakingTheContextMayReturnItsErrAndTheFirstFailureWins) {
+  gopp::group g;
+  g.go([](gopp::context ctx) -> std::error_code {
+    ctx.done().recv();
+    return ctx.err();  // canceled: a later failure, not the first
+  });
+  g.go([] { throw std::runtime_error("first"); });
+  try {
+    g.wait();
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "first");
+  }
+}
+
+TEST_F(Group, AnErrorCodeNobodyWaitedForIsReportedByTheDestructor) {
+  testing::internal::CaptureStderr();
+  {
+    gopp::group g;
+    g.go([] { return std::error_code(gopp::errc::deadline_exceeded); });
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("gopp: group destroyed with an unobserved task exception: context deadline "
+                     "exceeded"),
+            std::string::npos)
+      << err;
+}
+
+// ---- a go() at the limit; go_or_run (issue 15) ----
+
+// The hang of issue 15, made visible: a task that calls go() on its own group while the limit is
+// reached waits for a slot, and the dump names that wait. Here a second task holds the other
+// slot and is then released, so the wait ends; had every task been waiting so, none would.
+TEST_F(Group, AGoWaitingForTheLimitShowsAsErrgroupLimitInTheDump) {
+  gopp::group g;
+  g.set_limit(2);
+  gopp::chan<std::monostate> release;
+  std::atomic<std::uint64_t> spawner_id{0};
+  std::atomic<bool> child_ran{false};
+  g.go([release] { release.recv(); });
+  g.go([&] {
+    spawner_id = gopp::goroutine_id();
+    g.go([&] { child_ran = true; });  // the group is full: waits for a slot
+  });
+  const auto line = [&] {
+    return "goroutine " + std::to_string(spawner_id.load()) + " [errgroup limit]:";
+  };
+  EXPECT_TRUE(gopp_test::eventually([&] {
+    return spawner_id.load() != 0 && gopp::goroutine_dump().find(line()) != std::string::npos;
+  })) << gopp::goroutine_dump();
+  EXPECT_FALSE(child_ran.load());
+  release.close();
+  g.wait();
+  EXPECT_TRUE(child_ran.load());
+}
+
+TEST_F(Group, GoOrRunStartsAGoroutineWhenASlotIsFree) {
+  gopp::group g;
+  g.set_limit(1);
+  std::atomic<std::uint64_t> ran_on{0};
+  EXPECT_TRUE(g.go_or_run([&] { ran_on = gopp::goroutine_id(); }));
+  g.wait();
+  EXPECT_NE(ran_on.load(), 0u);
+  EXPECT_NE(ran_on.load(), gopp::goroutine_id());
+}
+
+TEST_P(GroupSides, GoOrRunRunsTheTaskOnTheCallerWhenTheGroupIsFull) {
+  gopp::group g;
+  g.set_limit(1);
+  gopp::chan<std::monostate> release;
+  g.go([release] { release.recv(); });
+  auto t = gopp_test::start(GetParam(), [&] {
+    bool here = false;
+    EXPECT_FALSE(g.go_or_run([&](gopp::context ctx) {
+      here = true;
+      EXPECT_EQ(ctx, g.ctx());
+      EXPECT_EQ(g.active(), 1u);  // an inline run holds no slot
+    }));
+    EXPECT_TRUE(here) << "go_or_run returned before running the task";
+  });
+  t.join();
+  release.close();
+  g.wait();
+}
+
+TEST_F(Group, GoOrRunReportsAnInlineFailureThroughWaitNotToTheCaller) {
+  gopp::group g;
+  g.set_limit(0);  // every slot taken: go_or_run always runs inline
+  bool returned = false;
+  EXPECT_NO_THROW(returned = g.go_or_run([] { throw std::runtime_error("inline"); }));
+  EXPECT_FALSE(returned);
+  EXPECT_EQ(g.ctx().err(), gopp::errc::canceled);  // the failure cancelled the group
+  EXPECT_FALSE(g.go_or_run([] { return std::make_error_code(std::errc::io_error); }));
+  try {
+    g.wait();
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "inline");
+  }
+}
+
+// The shape that hangs with go() (issue 15: a crawler whose tasks add tasks to their own group
+// of limit n): with go_or_run a full group makes the caller do the work, so it always ends.
+TEST_F(Group, GoOrRunLetsTasksSpawnIntoTheirOwnFullGroup) {
+  gopp::group g;
+  g.set_limit(2);
+  std::atomic<int> leaves{0};
+  std::atomic<std::size_t> peak{0};
+  std::function<void(int)> tree = [&](int depth) {
+    std::size_t a = g.active(), p = peak.load();
+    while (a > p && !peak.compare_exchange_weak(p, a)) {
+    }
+    if (depth == 0) {
+      ++leaves;
+      gopp::yield();
+      return;
+    }
+    g.go_or_run([&tree, depth] { tree(depth - 1); });
+    g.go_or_run([&tree, depth] { tree(depth - 1); });
+  };
+  g.go([&] { tree(8); });
+  g.wait();
+  EXPECT_EQ(leaves.load(), 256);
+  EXPECT_LE(peak.load(), 2u);
 }
 
 // ---- regression test for a second runtime bug found while writing this file ----

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <gopp/detail/park.hpp>
 #include <gopp/go.hpp>
+#include <gopp/sync.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -50,6 +51,50 @@ TEST_F(Go, RunsTheFunctionSpawnedFromMain) {
   ASSERT_TRUE(done.wait_for());
   EXPECT_TRUE(ran);
   EXPECT_TRUE(was_goroutine);
+}
+
+// Go 1.25's wg.Go(f): gopp::go(wg, f) counts the goroutine in wg before it starts.
+TEST_F(Go, GoWithAWaitGroupCountsTheGoroutineUntilItEnds) {
+  gopp::wait_group wg;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 10; ++i) {
+    gopp::go(wg, [&finished] {
+      gopp::sleep_for(1ms);
+      ++finished;
+    });
+  }
+  wg.wait();  // counted before go() returned: cannot return before the ten have ended
+  EXPECT_EQ(finished.load(), 10);
+}
+
+TEST_F(Go, GoWithAWaitGroupWorksFromAGoroutineAndTakesMoveOnlyCallables) {
+  gopp::wait_group wg;
+  auto box = std::make_unique<int>(7);
+  std::atomic<int> seen{0};
+  countdown done(1);
+  gopp::go([&] {
+    gopp::go(wg, [&seen, b = std::move(box)] { seen = *b; });
+    wg.wait();
+    done.done();
+  });
+  ASSERT_TRUE(done.wait_for());
+  EXPECT_EQ(seen.load(), 7);
+}
+
+// go() decay-copies its arguments, as std::thread: std::ref passes a reference (a wait_group,
+// which cannot be copied, or a result to fill in).
+TEST_F(Go, StdRefPassesAReferenceThroughGo) {
+  gopp::wait_group wg;
+  int result = 0;
+  wg.add(1);
+  gopp::go(
+      [](gopp::wait_group& w, int& out) {
+        out = 42;
+        w.done();
+      },
+      std::ref(wg), std::ref(result));
+  wg.wait();
+  EXPECT_EQ(result, 42);
 }
 
 TEST_F(Go, RunsTheFunctionSpawnedFromAGoroutine) {

@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <regex>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -91,23 +93,42 @@ TEST_F(GoroutineDump, ListsEachParkedGoroutineWithItsWaitReason) {
                           << expected[0] << expected[1] << expected[2] << expected[3] << expected[4]
                           << expected[5] << "dump:\n"
                           << dump;
-  // Every line has the header form, and ids are listed in rising order.
+  // Go's layout: blocks separated by a blank line, each a header, then frames as pairs of a
+  // function line and a tab-indented "file:line" line, then maybe "created by goroutine N";
+  // ids rise from block to block.
   const std::regex header("goroutine ([0-9]+) \\[[a-z_A-Z. ()]+\\]:");
+  const std::regex created("created by goroutine [0-9]+");
+  ASSERT_FALSE(dump.empty());
+  ASSERT_EQ(dump.back(), '\n') << "the dump does not end in a newline";
   std::uint64_t last = 0;
-  std::size_t lines = 0;
+  std::size_t blocks = 0;
   for (std::size_t at = 0; at < dump.size();) {
-    const std::size_t end = dump.find('\n', at);
-    ASSERT_NE(end, std::string::npos) << "the dump does not end in a newline";
-    const std::string one = dump.substr(at, end - at);
+    std::size_t end = dump.find("\n\n", at);
+    if (end == std::string::npos) end = dump.size() - 1;
+    std::vector<std::string> lines;
+    for (std::size_t l = at; l < end + 1;) {
+      const std::size_t nl = dump.find('\n', l);
+      lines.push_back(dump.substr(l, nl - l));
+      l = nl + 1;
+    }
     std::smatch m;
-    ASSERT_TRUE(std::regex_match(one, m, header)) << "not a header line: " << one;
+    ASSERT_TRUE(std::regex_match(lines[0], m, header)) << "not a header line: " << lines[0];
     const std::uint64_t id = std::stoull(m[1].str());
     EXPECT_GT(id, last);
     last = id;
-    ++lines;
-    at = end + 1;
+    std::size_t i = 1;
+    for (; i + 1 < lines.size() && lines[i + 1].starts_with('\t'); i += 2) {
+      EXPECT_FALSE(lines[i].empty() || lines[i].starts_with('\t')) << dump;
+    }
+    if (i < lines.size()) {
+      EXPECT_TRUE(std::regex_match(lines[i], created)) << lines[i];
+      ++i;
+    }
+    EXPECT_EQ(i, lines.size()) << "stray lines in the block of goroutine " << id << ":\n" << dump;
+    ++blocks;
+    at = end + 2;
   }
-  EXPECT_GE(lines, expected.size());
+  EXPECT_GE(blocks, expected.size());
 
   never.close();
   EXPECT_EQ(full.recv(), 0);
@@ -129,6 +150,81 @@ TEST_F(GoroutineDump, ShowsTheCallingGoroutineAsRunningAndNoPlainThread) {
   EXPECT_TRUE(contains(dump, line_for(self, "running"))) << dump;
   // The plain thread that called it first is no goroutine and has no line of its own.
   EXPECT_FALSE(contains(from_thread, "[running]")) << from_thread;
+}
+
+// The block of goroutine `id` in a dump ("" if it is not there).
+std::string block_of(const std::string& dump, std::uint64_t id) {
+  const std::size_t at = dump.find("goroutine " + std::to_string(id) + " [");
+  if (at == std::string::npos) return "";
+  return dump.substr(at, dump.find("\n\n", at) - at);
+}
+
+std::atomic<int> g_sink{0};
+
+// Parks in a function of its own, not inlined and not a tail call (it works after the receive),
+// so that the frame is there to be named.
+[[gnu::noinline]] void parks_in_a_named_function(gopp::chan<int> c) {
+  const std::optional<int> v = c.recv();
+  g_sink.fetch_add(v ? *v : 1);
+}
+
+// The body of the goroutine below: a named function that calls the one that parks.
+[[gnu::noinline]] void calls_the_parking_function(gopp::chan<int> never,
+                                                  gopp::chan<std::uint64_t> id) {
+  id.send(gopp::goroutine_id());
+  parks_in_a_named_function(never);
+  g_sink.fetch_add(1);
+}
+
+// Issue 15: the dump had headers and no stacks. Each parked goroutine's frames are read from its
+// saved context and named, innermost first, without the runtime's own frames.
+TEST_F(GoroutineDump, ShowsTheFunctionsAParkedGoroutineIsIn) {
+  gopp::chan<int> never;
+  gopp::chan<std::uint64_t> id(1);
+  gopp::wait_group finished;
+  finished.add(1);
+  gopp::go([never, id, &finished] {
+    calls_the_parking_function(never, id);
+    finished.done();
+  });
+  const std::uint64_t parked = *id.recv();
+  std::string block;
+  EXPECT_TRUE(eventually([&] {
+    block = block_of(gopp::goroutine_dump(), parked);
+    return contains(block, "calls_the_parking_function(");
+  })) << block;
+  EXPECT_TRUE(contains(block, "[chan receive]:\n")) << block;
+  // Innermost first: the function that parked, then its caller, each followed by its place.
+  const std::size_t inner = block.find("parks_in_a_named_function(gopp::chan<int>)\n\t");
+  const std::size_t outer = block.find("calls_the_parking_function(gopp::chan<int>, ");
+  EXPECT_NE(inner, std::string::npos) << block;
+  EXPECT_LT(inner, outer) << block;
+  EXPECT_FALSE(contains(block, "gopp::detail::")) << "runtime frames are hidden, as Go's\n"
+                                                  << block;
+  EXPECT_FALSE(contains(block, "jump_fcontext")) << block;
+  never.close();
+  finished.wait();
+}
+
+[[gnu::noinline]] std::string dumps_from_a_named_function() {
+  std::string d = gopp::goroutine_dump();
+  g_sink.fetch_add(1);
+  return d;
+}
+
+TEST_F(GoroutineDump, ShowsTheCallersOwnFramesUnderRunning) {
+  gopp::chan<std::string> out(1);
+  gopp::chan<std::uint64_t> id(1);
+  gopp::go([&] {
+    id.send(gopp::goroutine_id());
+    out.send(dumps_from_a_named_function());
+  });
+  const std::uint64_t self = *id.recv();
+  const std::string block = block_of(*out.recv(), self);
+  EXPECT_TRUE(contains(block, "[running]:\n")) << block;
+  EXPECT_TRUE(contains(block, "dumps_from_a_named_function[abi:cxx11]()\n\t") ||
+              contains(block, "dumps_from_a_named_function()\n\t"))
+      << block;
 }
 
 TEST_F(GoroutineDump, AFinishedGoroutineIsNoLongerListed) {
@@ -158,10 +254,7 @@ class GoroutineDumpSignal : public ::testing::Test {
   setenv("GOPP_DUMP_SIGNAL", signal_setting, 1);
   gopp::chan<int> never;
   gopp::chan<std::uint64_t> id(1);
-  gopp::go([never, id] {
-    id.send(gopp::goroutine_id());
-    never.recv();
-  });
+  gopp::go(calls_the_parking_function, never, id);
   const std::uint64_t parked = *id.recv();
   const std::string line = line_for(parked, "chan receive");
   eventually([&] { return contains(gopp::goroutine_dump(), line); });
@@ -175,8 +268,8 @@ class GoroutineDumpSignal : public ::testing::Test {
 
 TEST_F(GoroutineDumpSignal, TheSignalWritesTheDumpToStderrAndTheProgramGoesOn) {
   EXPECT_EXIT(park_one_then_signal("USR1", SIGUSR1), ::testing::ExitedWithCode(0),
-              "gopp: goroutine dump\n(goroutine [0-9]+ \\[[a-z ]+\\]:\n)*goroutine [0-9]+ "
-              "\\[chan receive\\]:\n(.|\n)*child done");
+              "gopp: goroutine dump\n(.|\n)*goroutine [0-9]+ \\[chan receive\\]:\n(.|\n)*"
+              "parks_in_a_named_function(.|\n)*child done");
 }
 
 TEST_F(GoroutineDumpSignal, AcceptsTheSignalByNumberWithOrWithoutSig) {

@@ -15,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -301,6 +302,52 @@ TEST_F(Pool, PostedTaskFailuresGoToOnErrorAndAreCounted) {
   auto got = log.get();
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"gone", "posted", "tried", "try posted"}));
+}
+
+// Issue 15: a Go programmer posts a `func() error`. A non-zero std::error_code is the task's
+// failure, exactly as a throw would be; a zero one is success. (Any other result does not compile:
+// tests/compile_fail/pool_post_returning_int.cpp.)
+TEST_F(Pool, APostedTaskReturningANonZeroErrorCodeFailsWithIt) {
+  error_log log;
+  {
+    gopp::worker_pool pool(gopp::pool_options{.workers = 1, .on_error = log.handler()});
+    pool.post([]() -> std::error_code { return std::make_error_code(std::errc::io_error); });
+    pool.go([] { return std::error_code(); });
+    EXPECT_EQ(pool.try_post([] { return std::make_error_code(std::errc::timed_out); }),
+              gopp::submit_status::accepted);
+    pool.wait();
+    EXPECT_EQ(pool.stats().failed, 2u);
+    EXPECT_EQ(pool.stats().completed, 1u);
+  }
+  auto got = log.get();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     std::make_error_code(std::errc::timed_out).message(),
+                     std::make_error_code(std::errc::io_error).message(),
+                 }));
+}
+
+TEST_F(Pool, APostedErrorCodeReachesOnErrorAsASystemErrorWithThatCode) {
+  std::error_code seen;
+  {
+    gopp::worker_pool pool(gopp::pool_options{.workers = 1, .on_error = [&](std::exception_ptr e) {
+                                                try {
+                                                  std::rethrow_exception(e);
+                                                } catch (const std::system_error& err) {
+                                                  seen = err.code();
+                                                }
+                                              }});
+    pool.post([] { return std::error_code(gopp::errc::deadline_exceeded); });
+    pool.wait();
+  }
+  EXPECT_EQ(seen, gopp::errc::deadline_exceeded);
+}
+
+TEST_F(Pool, ASubmittedTaskReturningAnErrorCodeHandsItBackAsAValue) {
+  gopp::worker_pool pool(1);
+  auto f = pool.submit([] { return std::make_error_code(std::errc::io_error); });
+  EXPECT_EQ(f.get(), std::errc::io_error);  // the future's value: get() does not throw
+  EXPECT_EQ(pool.stats().failed, 0u);
 }
 
 TEST_F(Pool, WithoutAHandlerAFailureIsPrintedToStderr) {

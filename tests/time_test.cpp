@@ -81,6 +81,31 @@ static_assert(std::is_nothrow_move_constructible_v<gopp::ticker>);
 static_assert(std::is_nothrow_move_assignable_v<gopp::ticker>);
 
 // ---------------------------------------------------------------------------------------------
+// gopp::tick (Go's time.Tick)
+
+class Tick : public leak_checked {};
+
+TEST_F(Tick, DeliversATickEveryIntervalFromItsStart) {
+  const time_point start = steady::now();
+  recv_chan<time_point> c = gopp::tick(tick);
+  ASSERT_FALSE(c.is_nil());
+  time_point previous = start;
+  for (int i = 1; i <= 3; ++i) {
+    auto v = recv_within(c);
+    ASSERT_TRUE(v) << "tick " << i << " never came";
+    EXPECT_GE(*v, start + i * tick) << "tick " << i << " came early: ticks are one interval apart";
+    EXPECT_GT(*v, previous);
+    previous = *v;
+  }
+}
+
+TEST_F(Tick, ANonPositiveIntervalGivesTheNilChannel) {
+  // Go: "Tick returns nil if d <= 0" (not a panic, unlike NewTicker).
+  EXPECT_TRUE(gopp::tick(0ns).is_nil());
+  EXPECT_TRUE(gopp::tick(-1ms).is_nil());
+}
+
+// ---------------------------------------------------------------------------------------------
 // gopp::after
 
 class After : public leak_checked {};

@@ -8,7 +8,10 @@
 //                    gopp::recv_case(ctx.done(), [&](auto) { ctx.throw_if_done(); }));
 //     });
 //   }
-//   g.wait();      // waits for every task; rethrows the first exception
+//   g.go([](gopp::context ctx) -> std::error_code {   // or report an error as Go does
+//     return ctx.err();                               // non-zero: the group fails with it
+//   });
+//   g.wait();      // waits for every task; rethrows the first exception (or system_error(ec))
 //   cancel();      // always call it: it releases the timer and the parent's reference at once
 //
 // context: a cheap, copyable handle on a node of a cancellation tree (Go's context.Context).
@@ -34,11 +37,15 @@
 // no longer end (Go's contexts would stay registered until the parent ends).
 //
 // group: golang.org/x/sync/errgroup.Group. Tasks run as goroutines; wait() waits for all of them
-// and rethrows the FIRST exception a task threw (errgroup returns the first error; a deliberate
-// difference from errgroup, where a panic crashes the program). The group's ctx() is cancelled
-// when a task first throws and when wait() returns. set_limit(n) bounds the tasks running at once
-// (go() then blocks, try_go() returns false); changing the limit while tasks are running throws
+// and rethrows the FIRST failure. A task fails by throwing, or by returning a non-zero
+// std::error_code (Go's `func() error`; wait() then throws std::system_error with that code);
+// tasks returning any other type do not compile (their result would be lost). Rethrowing a thrown
+// exception is a deliberate difference from errgroup, where a panic crashes the program. The
+// group's ctx() is cancelled at the first failure and when wait() returns. set_limit(n) bounds the
+// tasks running at once (go() then blocks, try_go() returns false, go_or_run() runs the task on
+// the caller); changing the limit while tasks are running throws
 // std::logic_error("errgroup: modify limit while N goroutines in the group are still active").
+// A go() that waits for the limit shows as [errgroup limit] in gopp::goroutine_dump().
 // Tasks are invoked once, as non-const rvalues, with the group's context when they accept one.
 #pragma once
 
@@ -154,6 +161,13 @@ context background() noexcept;
 
 // Go: context.WithCancel(parent).
 std::pair<context, std::function<void()>> with_cancel(const context& parent);
+// Go: context.WithCancelCause(parent). As with_cancel, but the cancel function takes the reason:
+// after cancel(why), err() is errc::canceled and cause(ctx) is why ({} gives errc::canceled).
+std::pair<context, std::function<void(std::error_code)>> with_cancel_cause(const context& parent);
+// Go: context.Cause(ctx). {} while ctx lives. Once it has ended: the `why` given to the
+// with_cancel_cause function that ended it (or ended the ancestor it ended with); else err()
+// (errc::canceled from a plain cancel function, errc::deadline_exceeded from a deadline).
+std::error_code cause(const context& ctx) noexcept;
 // Go: context.WithDeadline(parent, t). Ends with errc::deadline_exceeded at t (at once if t has
 // passed), or earlier with the parent or the cancel function.
 std::pair<context, std::function<void()>> with_deadline(const context& parent,
@@ -184,11 +198,30 @@ struct group_state;
 // Blocks (try_acquire: fails) while the limit is reached, then counts a new task in.
 void group_enter(group_state& s);
 bool group_try_enter(group_state& s);
+// Counts in a task that go_or_run() runs on the caller (it holds no slot of the limit).
+void group_enter_inline(group_state& s);
 // Undoes group_enter when the task's goroutine could not be started.
 void group_abort(group_state& s) noexcept;
-// Called by the task's goroutine when the task returned (error == nullptr) or threw.
-void group_leave(group_state& s, std::exception_ptr error) noexcept;
+// Called when a task returned (error == nullptr) or failed; holds_slot: it counted in the limit.
+void group_leave(group_state& s, std::exception_ptr error, bool holds_slot) noexcept;
+// The failure of a task that returned a non-zero std::error_code: std::system_error(ec).
+std::exception_ptr group_error(std::error_code ec) noexcept;
 const context& group_context(const group_state& s) noexcept;
+
+// What a group task returns: F() or F(context) when it takes the group's context.
+template <class Fn, bool = std::is_invocable_v<Fn, context>>
+struct group_task_result {
+  using type = std::invoke_result_t<Fn, context>;
+};
+template <class Fn>
+struct group_task_result<Fn, false> {
+  using type = std::invoke_result_t<Fn>;
+};
+template <class F>
+using group_task_result_t = typename group_task_result<std::decay_t<F>>::type;
+template <class R>
+inline constexpr bool is_error_code_result_v =
+    std::is_same_v<std::remove_cvref_t<R>, std::error_code>;
 }  // namespace detail
 
 // Go: errgroup.Group (with errgroup.WithContext when given a parent).
@@ -220,8 +253,12 @@ class group {
   void set_limit(std::size_t n);
 
   // Go: g.Go(f). Starts f() (or f(ctx()) if f takes a context) in a new goroutine, first waiting
-  // while the limit is reached. f may throw: the first exception is kept for wait() and cancels
-  // ctx().
+  // while the limit is reached. f returns void or std::error_code (Go's func() error): a task
+  // fails when it throws or returns a non-zero error_code; the first failure is kept for wait()
+  // and cancels ctx(). A task returning anything else does not compile. Called from a task of
+  // this group while the limit is reached, go() waits for another task to end: when every
+  // running task does so, none ever ends (the dump shows them in [errgroup limit]); use
+  // go_or_run() there.
   template <class F>
   requires std::is_invocable_v<std::decay_t<F>> || std::is_invocable_v<std::decay_t<F>, context>
   void go(F&& f) {
@@ -240,8 +277,29 @@ class group {
     return true;
   }
 
+  // Starts f as go() does if the limit allows it now; otherwise runs f at once on the caller, as
+  // a task of the group all the same: its failure is recorded for wait() and cancels ctx(), and is
+  // not thrown here. Returns true if f went to a new goroutine, false if it ran here. The helper
+  // for tasks that spawn subtasks into their own limited group (recursive walks, crawlers): when
+  // the group is full the caller does the work itself instead of waiting for a slot that only it
+  // could free. An inline run holds no slot, so active() stays within the limit.
+  template <class F>
+  requires std::is_invocable_v<std::decay_t<F>> || std::is_invocable_v<std::decay_t<F>, context>
+  bool go_or_run(F&& f) {
+    auto task = make_task(std::forward<F>(f));
+    if (detail::group_try_enter(*state_)) {
+      spawn(std::move(task));
+      return true;
+    }
+    detail::group_enter_inline(*state_);
+    task(false);
+    return false;
+  }
+
   // Go: g.Wait(). Waits until every task has finished, cancels ctx(), and rethrows the first
-  // exception a task threw (each call rethrows it again). Parks a goroutine; blocks a thread.
+  // failure (each call rethrows it again): the exception a task threw, or, for a task that
+  // returned a non-zero std::error_code ec, std::system_error(ec) (catch std::system_error and
+  // read code()). Parks a goroutine; blocks a thread.
   void wait();
 
   // Tasks started and not yet finished.
@@ -250,24 +308,38 @@ class group {
  private:
   template <class F>
   auto make_task(F&& f) {
-    return [s = state_, fn = std::decay_t<F>(std::forward<F>(f))]() mutable {
+    using result = detail::group_task_result_t<F>;
+    static_assert(std::is_void_v<result> || detail::is_error_code_result_v<result>,
+                  "gopp::group: a task must return void or std::error_code (Go's func() error); "
+                  "any other result would be dropped. Return std::error_code to report a "
+                  "failure, throw, or ignore the value inside the task");
+    // holds_slot: false when go_or_run() runs it inline.
+    return [s = state_, fn = std::decay_t<F>(std::forward<F>(f))](bool holds_slot) mutable {
       std::exception_ptr error;
       try {
-        if constexpr (std::is_invocable_v<std::decay_t<F>, context>) {
-          std::invoke(std::move(fn), detail::group_context(*s));
-        } else {
-          std::invoke(std::move(fn));
+        if constexpr (std::is_void_v<result>) {
+          run(fn, *s);
+        } else if (const std::error_code ec = run(fn, *s)) {
+          error = detail::group_error(ec);
         }
       } catch (...) {
         error = std::current_exception();
       }
-      detail::group_leave(*s, std::move(error));
+      detail::group_leave(*s, std::move(error), holds_slot);
     };
+  }
+  template <class Fn>
+  static decltype(auto) run(Fn& fn, detail::group_state& s) {
+    if constexpr (std::is_invocable_v<Fn, context>) {
+      return std::invoke(std::move(fn), detail::group_context(s));
+    } else {
+      return std::invoke(std::move(fn));
+    }
   }
   template <class Task>
   void spawn(Task&& task) {
     try {
-      gopp::go(std::forward<Task>(task));
+      gopp::go(std::forward<Task>(task), true);
     } catch (...) {
       detail::group_abort(*state_);
       throw;

@@ -25,6 +25,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "gopp/detail/link_check.hpp"
+
 namespace gopp {
 
 struct runtime_options {
@@ -113,6 +115,30 @@ void go(F&& f, Args&&... args) {
   }
 }
 
+class wait_group;
+
+// Go 1.25: wg.Go(f). Adds one to wg, then starts f() as a goroutine that calls wg.done() when f
+// returns: gopp::go(wg, f) is the `wg.add(1); go([&] { f(); wg.done(); })` everyone writes. f is
+// decay-copied and invoked once, as go() does; it must not throw (as Go's f must not panic).
+// If the goroutine cannot be started, wg is restored and the exception propagates.
+template <class WaitGroup, class F>
+requires std::is_same_v<WaitGroup, wait_group> && std::is_invocable_v<std::decay_t<F>>
+void go(WaitGroup& wg, F&& f) {
+  wg.add(1);
+  try {
+    go([&wg, fn = std::decay_t<F>(std::forward<F>(f))]() mutable {
+      struct done_at_exit {
+        WaitGroup& wg;
+        ~done_at_exit() { wg.done(); }
+      } done{wg};
+      std::invoke(std::move(fn));
+    });
+  } catch (...) {
+    wg.done();
+    throw;
+  }
+}
+
 // Go: runtime.Gosched(). Lets other goroutines run; on a plain thread, std::this_thread::yield.
 void yield();
 // Go: time.Sleep(d). Parks the goroutine (on a plain thread, sleeps the thread).
@@ -123,6 +149,8 @@ void sleep_until(std::chrono::steady_clock::time_point t);
 bool in_goroutine() noexcept;
 // Go: runtime.NumGoroutine(): goroutines started by go() and not yet finished. Seeing the count
 // drop synchronizes with the goroutines that finished: all they did happens before the read.
+// Unlike Go's, it does not count main (nor any plain thread): main is not a goroutine in gopp, so
+// a program whose goroutines have all finished sees 0 where Go says 1.
 std::size_t num_goroutines() noexcept;
 // The current goroutine's id, or 0 on a plain thread. Ids are unique and never reused; the
 // goroutines one thread starts get rising ids (each thread takes ids in blocks of 16, as Go's Ps
@@ -131,12 +159,22 @@ std::uint64_t goroutine_id() noexcept;
 // The number of OS threads that run goroutines (starts the runtime if needed).
 unsigned num_threads();
 
-// The goroutines alive now, one line each in Go's traceback header form, sorted by id:
+// The goroutines alive now, sorted by id, in Go's traceback layout: a header, then the frames,
+// innermost first, as "function" and "\tfile:line +0xoffset" lines, then "created by goroutine
+// N"; a blank line between goroutines:
 //   goroutine 7 [chan receive]:
-// with Go's wait reasons: chan receive, chan send, select, select (no cases), sleep, and gopp's
-// wait_group, mutex, sync.Cond, future, IO wait (gopp::blocking); "running" for the caller,
-// "runnable" for one running elsewhere or queued. gopp cannot walk a parked goroutine's stack, so
-// there are no frames. Go's "all goroutines are asleep - deadlock!" has no counterpart: a plain
+//   fetch_all(gopp::chan<int>)
+//   	/src/app.cpp:42 +0x5d
+//   created by goroutine 1
+// Wait reasons are Go's: chan receive, chan send, select, select (no cases), sleep, and gopp's
+// wait_group, mutex, sync.Cond, future, IO wait (gopp::blocking), errgroup limit (group::go);
+// "running" for the caller, "runnable" for one running elsewhere or queued (no frames: its stack
+// is in use). Frames are read from each parked goroutine's saved context by following frame
+// pointers (gopp builds with -fno-omit-frame-pointer and passes it on to its users; a function
+// built without them ends its goroutine's traceback early), and named from the program's debug
+// information (file:line needs -g; without it, the symbol and the module). gopp's own runtime
+// frames are left out, as Go leaves out runtime.*; $GOPP_TRACEBACK=system shows them (Go's
+// GOTRACEBACK=system). Go's "all goroutines are asleep - deadlock!" has no counterpart: a plain
 // thread may still wake any of them, so gopp never declares a deadlock; this dump is how to find
 // one. With $GOPP_DUMP_SIGNAL set to a signal (USR1, USR2, QUIT or a number) when the runtime
 // starts, that signal writes this dump to stderr (Go's SIGQUIT traceback) and the program goes on.

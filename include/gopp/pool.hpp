@@ -19,10 +19,13 @@
 //   - submit(f, a...) -> future<R>: get() returns f(a...)'s result or rethrows its exception
 //     (same type and message). The callable and arguments are decay-copied; f is invoked once,
 //     as a non-const rvalue, on a worker.
-//   - post(f, a...) / go(f, a...): fire and forget. A task that throws is counted in
-//     stats().failed and its exception goes to pool_options::on_error (default: one line on
-//     stderr, "gopp: worker_pool task threw: <what()>"). A submitted task whose future is
-//     dropped without get() goes there too: no failure is ever lost silently.
+//   - post(f, a...) / go(f, a...): fire and forget. f returns void or std::error_code (any other
+//     result would be dropped: use submit; it does not compile). A task that throws, or returns
+//     a non-zero error_code ec (reported as std::system_error(ec)), is counted in stats().failed
+//     and its exception goes to pool_options::on_error (default: one line on stderr, "gopp:
+//     worker_pool task threw: <what()>"). A submitted task whose future is dropped without get()
+//     goes there too: no failure is ever lost silently. (submit's future hands back whatever f
+//     returns, std::error_code included, as a value: get() does not throw for it.)
 //   - Backpressure: with queue_capacity = n, submit/post block while n tasks wait (running ones do
 //     not count); try_submit returns false and try_post returns submit_status::full instead.
 //   - Lifecycle: shutdown() refuses new tasks (submit/post/try_submit throw pool_closed_error,
@@ -57,7 +60,8 @@
 // process(jobs, workers, f): `workers` goroutines run f on each job received from `jobs` and send
 // f's result to the returned channel, which is closed after the last result (after `jobs` is
 // closed and drained). process_ordered delivers the results in the order of the jobs. f may take
-// (J) or (std::size_t worker_id, J); a void f yields one std::monostate per job. Each worker
+// (J) or (std::size_t worker_id, J); a void f yields one std::monostate per job, and any other
+// result, std::error_code included, is sent as it is (nothing is dropped). Each worker
 // owns a copy of f (a move-only f is shared: it must then be safe to call concurrently), and
 // calls it as a non-const lvalue. An exception that escapes f ends the program like any panic
 // in a goroutine: catch inside f and send an error value if jobs may fail.
@@ -78,6 +82,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -303,6 +308,18 @@ using submit_result_t = std::conditional_t<
     std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>>,
     std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>>;
 
+// A fire-and-forget task (post, go, try_post, try_submit) returns void or std::error_code: a
+// non-zero error_code is its failure, as a throw would be. Any other result would be dropped,
+// so it does not compile.
+template <class F, class... A>
+constexpr void check_posted_result() {
+  using result = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+  static_assert(
+      std::is_void_v<result> || std::is_same_v<std::remove_cvref_t<result>, std::error_code>,
+      "gopp::worker_pool: a posted task must return void or std::error_code; its "
+      "result would be dropped. Use submit() to get the result through a future");
+}
+
 [[nodiscard]] std::exception_ptr canceled_error();
 [[noreturn]] void throw_pool_closed();
 [[noreturn]] void throw_no_state();
@@ -343,7 +360,11 @@ class posted_task final : public task_base {
   std::exception_ptr run(bool& failed, const std::shared_ptr<error_sink>&) noexcept override {
     std::exception_ptr error;
     try {
-      invoke_closure(*fn_);
+      if constexpr (std::is_void_v<decltype(invoke_closure(*fn_))>) {
+        invoke_closure(*fn_);
+      } else if (const std::error_code ec = invoke_closure(*fn_)) {
+        error = std::make_exception_ptr(std::system_error(ec));
+      }
     } catch (...) {
       error = std::current_exception();
     }
@@ -486,6 +507,7 @@ class worker_pool {
   template <class F, class... A>
   requires std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>
   void post(F&& f, A&&... a) {
+    detail::check_posted_result<F, A...>();
     auto* t = new detail::posted_task<detail::closure_t<F, A...>>(std::forward<F>(f),
                                                                   std::forward<A>(a)...);
     if (enqueue(t, false) != submit_status::accepted) detail::throw_pool_closed();
@@ -498,6 +520,7 @@ class worker_pool {
   template <class F, class... A>
   requires std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...> submit_status
   try_post(F&& f, A&&... a) {
+    detail::check_posted_result<F, A...>();
     auto* t = new detail::posted_task<detail::closure_t<F, A...>>(std::forward<F>(f),
                                                                   std::forward<A>(a)...);
     return enqueue(t, true);

@@ -1,4 +1,5 @@
-// gopp/time.hpp: timer channels. Go: time.After, time.NewTimer, time.NewTicker, time.AfterFunc.
+// gopp/time.hpp: timer channels. Go: time.After, time.NewTimer, time.NewTicker, time.AfterFunc,
+// time.Tick.
 //
 //   gopp::select(gopp::recv_case(results, [](auto r) { use(r); }),
 //                gopp::recv_case(gopp::after(std::chrono::seconds(1)),
@@ -81,6 +82,12 @@ class ticker {
 
 // Go: time.After(d): a channel that receives the time once, after d.
 [[nodiscard]] recv_chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds d);
+
+// Go: time.Tick(d): the channel of a ticker that is never stopped; the nil channel for d <= 0.
+// The ticker runs until the program exits (Go 1.23 collects an unreferenced one; C++ cannot tell
+// when the last handle is gone), so use it for ticks that last the whole program, and a ticker
+// for anything that ends.
+[[nodiscard]] recv_chan<std::chrono::steady_clock::time_point> tick(std::chrono::nanoseconds d);
 
 // Go: time.AfterFunc(d, f): runs f in its own goroutine after d.
 [[nodiscard]] timer after_func(std::chrono::nanoseconds d, std::function<void()> f);

@@ -1,8 +1,10 @@
-// goroutine_dump() and its signal ($GOPP_DUMP_SIGNAL): Go's SIGQUIT traceback, headers only.
+// goroutine_dump() and its signal ($GOPP_DUMP_SIGNAL): Go's SIGQUIT traceback, with each parked
+// goroutine's frames (runtime/traceback.hpp).
 //
 // A signal handler may not take locks or allocate, and the dump does both (it copies the table of
-// goroutine records under its mutex). So the handler only posts a semaphore (sem_post is
-// async-signal-safe) and a thread started for the purpose writes the dump to stderr. The thread
+// goroutine records under its mutex, and symbolizing frames reads debug information). So the
+// handler only posts a semaphore (sem_post is async-signal-safe) and a thread started for the
+// purpose writes the dump to stderr. The thread
 // exists only when the variable is set; a signal that arrives while a dump is being written
 // gives one more dump, never a lost or a torn one.
 #include <semaphore.h>

@@ -22,6 +22,7 @@
 #include "runtime/free_pool.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/traceback.hpp"
 
 namespace gopp::detail {
 
@@ -101,6 +102,8 @@ const char* reason_text(wait_reason r) noexcept {
       return "future";
     case wait_reason::io_wait:
       return "IO wait";
+    case wait_reason::errgroup_limit:
+      return "errgroup limit";
   }
   return "unknown";
 }
@@ -222,18 +225,43 @@ std::string dump_goroutines() {
     std::lock_guard lock(g_registry_mu);
     if (g_registry) records = *g_registry;
   }
-  const goroutine* self = current_goroutine();
-  std::vector<std::pair<std::uint64_t, const char*>> lines;
+  goroutine* self = current_goroutine();
+  struct entry {
+    std::uint64_t id;
+    const char* what;
+    std::uint64_t parent;
+    std::size_t frames;
+    std::uintptr_t pcs[max_traceback_frames];
+  };
+  std::vector<entry> entries;
+  entries.reserve(records.size());
   for (const goroutine* g : records) {
     if (!g->live.load(std::memory_order_acquire)) continue;
-    const char* what =
-        g == self ? "running" : reason_text(g->reason.load(std::memory_order_relaxed));
-    lines.emplace_back(g->id.load(std::memory_order_relaxed), what);
+    const wait_reason r = g->reason.load(std::memory_order_relaxed);
+    entry& e = entries.emplace_back();
+    e.id = g->id.load(std::memory_order_relaxed);
+    e.what = g == self ? "running" : reason_text(r);
+    e.parent = g->parent_id;
+    // Frames: our own, or a parked goroutine's saved ones; one that runs elsewhere (or waits in a
+    // run queue) has none that can be read reliably.
+    if (g == self) {
+      e.frames = current_frames(self, e.pcs, max_traceback_frames);
+    } else if (r != wait_reason::none) {
+      e.frames = saved_frames(g, e.pcs, max_traceback_frames);
+    } else {
+      e.frames = 0;
+    }
   }
-  std::sort(lines.begin(), lines.end());
+  std::sort(entries.begin(), entries.end(),
+            [](const entry& a, const entry& b) { return a.id < b.id; });
+  // Go's traceback layout: a header per goroutine, its frames, "created by", a blank line between.
   std::string out;
-  for (const auto& [id, what] : lines) {
-    out += "goroutine " + std::to_string(id) + " [" + what + "]:\n";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const entry& e = entries[i];
+    if (i > 0) out += '\n';
+    out += "goroutine " + std::to_string(e.id) + " [" + e.what + "]:\n";
+    append_frames(out, e.pcs, e.frames);
+    if (e.parent != 0) out += "created by goroutine " + std::to_string(e.parent) + "\n";
   }
   return out;
 }

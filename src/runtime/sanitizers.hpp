@@ -41,6 +41,11 @@ void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 }
 #endif
 
+// For the few functions that read another goroutine's stack without synchronisation (the
+// traceback walk, runtime/traceback.cpp): what they read is a hint they check, never trusted, so
+// neither ASan's redzones nor TSan's race detection apply to it.
+#define GOPP_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+
 namespace gopp::detail::sanitizer {
 
 // Per-context state the sanitizers need: the stack it runs on and its sanitizer handles.

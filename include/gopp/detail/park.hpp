@@ -23,6 +23,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "gopp/detail/link_check.hpp"
+
 namespace gopp::detail {
 
 struct goroutine;
@@ -69,6 +71,7 @@ enum class wait_reason : std::uint8_t {
   sync_cond,
   future,
   io_wait,
+  errgroup_limit,  // group::go() waiting for a slot of set_limit
 };
 // Sets the wait reason shown for the current goroutine until its next resume (no-op on a thread).
 void set_wait_reason(wait_reason r) noexcept;
