@@ -195,6 +195,27 @@ void seed_sequential(std::chrono::nanoseconds d) {
   check(sum == 30, "seed: wrong sum");
 }
 
+// B12: 4 goroutines each lock and unlock one mutex n times around an increment.
+void mutex_contended(int per) {
+  constexpr int goroutines = 4;
+  gopp::mutex mu;
+  long counter = 0;
+  gopp::wait_group wg;
+  for (int g = 0; g < goroutines; ++g) {
+    wg.add(1);
+    gopp::go([&mu, &counter, &wg, per] {
+      for (int i = 0; i < per; ++i) {
+        mu.lock();
+        ++counter;
+        mu.unlock();
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  check(counter == long{goroutines} * per, "mutex: lost increments");
+}
+
 // Warm-up and timed run of body, both inside one goroutine.
 template <class F>
 std::chrono::nanoseconds timed_as_main(F body) {
@@ -252,6 +273,11 @@ const bench::benchmark benchmarks[] = {
        });
        return "s_pool=" + bench::fixed(bench::seconds(pool), 3) +
               " s_sequential=" + bench::fixed(bench::seconds(seq), 3);
+     }},
+    {"B12", "mutex",
+     [](const bench::options& o) {
+       int per = o.sized(1'000'000);
+       return bench::ns_per("ns_per_op", timed_as_main([&] { mutex_contended(per); }), 4 * per);
      }},
 };
 
