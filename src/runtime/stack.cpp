@@ -31,6 +31,7 @@ constexpr std::size_t cache_limit = 64;     // stacks a thread keeps for itself
 struct slab {
   char* base;
   std::size_t stride;  // guard_size + stack size
+  stack* descriptors;  // stacks_per_slab of them, on the heap, never freed
 };
 
 std::size_t page_size() {
@@ -173,27 +174,26 @@ bool grow_locked() {
   }
   const std::size_t size = g_stack_size.load(std::memory_order_relaxed);
   const std::size_t stride = stack_pool::guard_size + size;
+  // The descriptors live on the heap, apart from every stack and guard: an overflow of a stack
+  // with a canary instead of a guard runs through its guard bytes unchecked until the next
+  // switch, and must not be able to rewrite the descriptors the report itself reads.
+  auto* descriptors = new (std::nothrow) stack[stacks_per_slab];
+  if (!descriptors) return false;
   char* base = carve_slab(stride * stacks_per_slab);
-  if (!base) return false;
+  if (!base) {
+    delete[] descriptors;
+    return false;
+  }
   choose_guard_method();
-  g_slabs[count] = slab{base, stride};
+  g_slabs[count] = slab{base, stride, descriptors};
   g_slab_count.store(count + 1, std::memory_order_release);
-  // Descriptors live in the slab's first guard, which is never handed out as stack memory
-  // and which no guard protection covers (stack 0's guard starts after the descriptors' page).
-  static_assert(sizeof(stack) * stacks_per_slab <= stack_pool::guard_size / 2);
-  auto* descriptors = reinterpret_cast<stack*>(base);
   stack* fresh[stacks_per_slab];
   for (std::size_t i = stacks_per_slab; i-- > 0;) {
     char* guard = base + i * stride;
-    stack* s = ::new (&descriptors[i]) stack{};
+    stack* s = &descriptors[i];
     s->bottom = guard + stack_pool::guard_size;
     s->size = size;
-    // Stack 0's guard also holds the slab's descriptors in its first page: protect only the
-    // pages above them, so an overflow of stack 0 faults before it can reach the descriptors.
-    char* protect_from = (i == 0) ? guard + page_size() : guard;
-    std::size_t protect_len =
-        (i == 0) ? stack_pool::guard_size - page_size() : stack_pool::guard_size;
-    if (g_guarded < g_budget && install_guard(protect_from, protect_len)) {
+    if (g_guarded < g_budget && install_guard(guard, stack_pool::guard_size)) {
       s->guarded = true;
       ++g_guarded;
     }
@@ -283,7 +283,7 @@ bool in_guard(const void* addr, const stack** which) noexcept {
     const std::size_t offset = static_cast<std::size_t>(a - sl.base) % sl.stride;
     if (offset >= guard_size) return false;  // inside a stack, not a guard
     const std::size_t index = static_cast<std::size_t>(a - sl.base) / sl.stride;
-    if (which) *which = &reinterpret_cast<const stack*>(sl.base)[index];
+    if (which) *which = &sl.descriptors[index];
     return true;
   }
   return false;
