@@ -68,7 +68,17 @@ stack_free_pool& free_stacks() {
   static auto* pool = new stack_free_pool;
   return *pool;
 }
-thread_local stack_free_pool::local t_cache{free_stacks()};
+// Threads that hold a cache now: each may hide up to cache_limit free stacks from the others.
+std::atomic<std::size_t> g_cache_holders{0};
+struct counted_cache : stack_free_pool::local {
+  counted_cache() noexcept : local(free_stacks()) {
+    g_cache_holders.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~counted_cache() { g_cache_holders.fetch_sub(1, std::memory_order_relaxed); }
+  counted_cache(const counted_cache&) = delete;
+  counted_cache& operator=(const counted_cache&) = delete;
+};
+thread_local counted_cache t_cache;
 
 std::size_t read_max_map_count() {
   std::size_t limit = 65530;
@@ -255,9 +265,12 @@ std::size_t claimed() noexcept {
 }
 
 bool reserve() noexcept {
-  // Stacks may sit in per-thread caches where another thread's allocate() cannot see them; keep
-  // that much slack mapped beyond the claimed ones.
-  const std::size_t slack = 4 * cache_limit;
+  // Free stacks may sit in per-thread caches where another thread's allocate() cannot see them:
+  // up to cache_limit in each thread that holds a cache. Keep that much mapped beyond the claimed
+  // ones, plus one cache for a thread that starts meanwhile, so the allocate() at a goroutine's
+  // first run finds a stack without mapping (which could fail there, where it cannot be
+  // reported). A fixed slack of 4 caches was too little above 4 worker threads.
+  const std::size_t slack = (g_cache_holders.load(std::memory_order_relaxed) + 1) * cache_limit;
   const std::size_t want = g_claimed.fetch_add(1, std::memory_order_relaxed) + 1;
   if (want + slack <= g_total.load(std::memory_order_relaxed)) return true;
   std::lock_guard lock(g_mu);
