@@ -271,6 +271,27 @@ std::string wake_latency(int trials) {
          " max_us=" + bench::fixed(us.back(), 1);
 }
 
+// B12: 4 goroutines each lock and unlock one mutex n times around an increment.
+void mutex_contended(int per) {
+  constexpr int goroutines = 4;
+  gopp::mutex mu;
+  long counter = 0;
+  gopp::wait_group wg;
+  for (int g = 0; g < goroutines; ++g) {
+    wg.add(1);
+    gopp::go([&mu, &counter, &wg, per] {
+      for (int i = 0; i < per; ++i) {
+        mu.lock();
+        ++counter;
+        mu.unlock();
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  check(counter == long{goroutines} * per, "mutex: lost increments");
+}
+
 // Warm-up and timed run of body, both inside one goroutine.
 template <class F>
 std::chrono::nanoseconds timed_as_main(F body) {
@@ -334,6 +355,11 @@ const bench::benchmark benchmarks[] = {
      [](const bench::options& o) {
        int n = o.sized(2'000'000);
        return bench::ns_per("ns_per_item", timed_as_main([&] { select_dyn(n); }), n / 64 * 64);
+     }},
+    {"B12", "mutex",
+     [](const bench::options& o) {
+       int per = o.sized(1'000'000);
+       return bench::ns_per("ns_per_op", timed_as_main([&] { mutex_contended(per); }), 4 * per);
      }},
 };
 

@@ -10,14 +10,33 @@
 //            queues and parks (or consumes a pending release). Once released it finds the state
 //            zero, unless a new round's add() came first: Go's "reused before previous Wait has
 //            returned", thrown as std::logic_error.
-// mutex: `locked_` is taken by CAS. Contended lockers queue under `queue_lock_` and park; unlock()
-//   takes queue_lock_ and either hands the mutex to the first waiter (locked_ stays 1: no one can
-//   barge between) or clears locked_. Because unlock() and a queuing locker both decide under
-//   queue_lock_, and the locker re-tries the CAS under it, no wake-up is lost.
+// mutex, Go's design (sync/mutex.go), in our own code: one state word holds locked, woken,
+//   starving and the waiter count; a semaphore (a FIFO of parked waiters plus a count of tokens,
+//   under queue_lock_) holds the waiters.
+//   lock():   a CAS 0 -> locked; else lock_slow(). There, while the mutex is held in normal mode a
+//             locker spins a little (setting woken so unlock() wakes nobody meanwhile), then in
+//             one CAS either takes the mutex (when it is free and not starving) or counts itself
+//             as a waiter, and waits on the semaphore (at the back the first time, at the front
+//             after a lost race). Woken in normal mode, it competes again like a newcomer;
+//             having waited more than 1 ms it sets starving in its next CAS. Woken in starvation
+//             mode, the mutex is already its own: it sets locked, uncounts itself, and clears
+//             starving if it waited under 1 ms or was the last waiter.
+//   unlock(): one fetch_sub of locked; a non-zero result goes to unlock_slow(). In normal mode it
+//             wakes one waiter (uncounting it and setting woken) unless there are none, or the
+//             mutex was taken again, or a waiter is already awake; in starvation mode it hands
+//             the mutex to the first waiter (locked stays clear, and newcomers see starving and
+//             queue).
+//   No lost wake-up: a waiter is counted in state_ before it waits, every release is counted
+//   by a token when nobody is queued yet, and acquire takes a token or queues under one lock.
+//   An unlock of an unlocked mutex borrows from the bits above locked: unlock_slow() sees locked
+//   was clear and aborts with Go's message.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "gopp/sync.hpp"
 
@@ -93,46 +112,128 @@ void wait_group::wait() {
   }
 }
 
+namespace {
+// Spinning helps only if the holder can run meanwhile on another CPU. Go's numbers: up to 4
+// rounds of 30 pauses each.
+constexpr int max_spin_rounds = 4;
+constexpr int pauses_per_round = 30;
+constexpr auto starvation_threshold = std::chrono::milliseconds(1);
+
+bool may_spin() noexcept {
+  static const bool multicore = std::thread::hardware_concurrency() > 1;
+  return multicore;
+}
+}  // namespace
+
 void mutex::lock_slow() {
-  // A short spin first: critical sections are often shorter than a park and unpark.
-  for (int i = 0; i < 64; ++i) {
-    GOPP_CPU_RELAX();
-    if (locked_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+  using clock = std::chrono::steady_clock;
+  clock::time_point wait_start{};  // the epoch: has not waited yet
+  bool starving = false;           // this locker has waited more than the threshold
+  bool awoke = false;              // this locker owns the woken bit
+  int spins = 0;
+  std::uint32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & (locked_bit | starving_bit)) == locked_bit && spins < max_spin_rounds &&
+        may_spin()) {
+      // Held in normal mode: spin a little. Setting woken tells unlock() not to wake a waiter
+      // that would only compete with us.
+      if (!awoke && !(old & woken_bit) && (old >> waiter_shift) != 0 &&
+          state_.compare_exchange_weak(old, old | woken_bit, std::memory_order_relaxed)) {
+        awoke = true;
+      }
+      for (int i = 0; i < pauses_per_round; ++i) GOPP_CPU_RELAX();
+      ++spins;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    std::uint32_t next = old;
+    if (!(old & starving_bit)) next |= locked_bit;  // a starving mutex belongs to the waiters
+    if (old & (locked_bit | starving_bit)) next += one_waiter;
+    if (starving && (old & locked_bit)) next |= starving_bit;
+    if (awoke) next &= ~woken_bit;
+    if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+      continue;  // `old` is fresh
+    }
+    if (!(old & (locked_bit | starving_bit))) return;  // took it
+    const bool waited_before = wait_start != clock::time_point{};
+    if (!waited_before) wait_start = clock::now();
+    sem_acquire(waited_before);
+    starving = starving || clock::now() - wait_start > starvation_threshold;
+    old = state_.load(std::memory_order_acquire);
+    if (old & starving_bit) {
+      // Handed over: locked is clear and we are still counted among the waiters.
+      std::uint32_t delta = locked_bit - one_waiter;  // modulo 2^32
+      if (!starving || (old >> waiter_shift) == 1) delta -= starving_bit;
+      state_.fetch_add(delta, std::memory_order_acquire);
+      return;
+    }
+    awoke = true;  // unlock_slow() set woken for us
+    spins = 0;
   }
+}
+
+void mutex::unlock_slow(std::uint32_t now) {
+  if (((now + locked_bit) & locked_bit) == 0) {
+    fatal("fatal error: sync: unlock of unlocked mutex\n");
+  }
+  if (now & starving_bit) {
+    sem_release();  // hand-off: the first waiter owns the mutex now
+    return;
+  }
+  std::uint32_t old = now;
+  for (;;) {
+    // Nobody to wake, or the mutex was taken again, or a waiter is awake already, or it
+    // turned starving (then the locker that set it hands over when it unlocks).
+    if ((old >> waiter_shift) == 0 || (old & (locked_bit | woken_bit | starving_bit))) return;
+    const std::uint32_t next = (old - one_waiter) | woken_bit;
+    if (state_.compare_exchange_weak(old, next, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
+      sem_release();
+      return;
+    }
+  }
+}
+
+void mutex::sem_acquire(bool at_front) {
   detail::select_state sel(detail::current_parker());
   detail::waiter w;
   w.sel = &sel;
   {
     std::lock_guard lock(queue_lock_);
-    if (try_lock()) return;
-    if (tail_) {
-      tail_->next = &w;
-    } else {
-      head_ = &w;
+    if (tokens_ > 0) {
+      --tokens_;
+      return;
     }
-    tail_ = &w;
+    if (at_front) {
+      w.next = head_;
+      head_ = &w;
+      if (!tail_) tail_ = &w;
+    } else {
+      if (tail_) {
+        tail_->next = &w;
+      } else {
+        head_ = &w;
+      }
+      tail_ = &w;
+    }
   }
   sel.wait(detail::wait_reason::mutex);
-  // unlock() handed the mutex over to us: locked_ stayed 1. Its release ordering reaches us
-  // through `done` (release/acquire).
 }
 
-void mutex::unlock() {
-  detail::waiter* next = nullptr;
+void mutex::sem_release() {
+  detail::waiter* w;
   {
     std::lock_guard lock(queue_lock_);
-    if (locked_.load(std::memory_order_relaxed) == 0) {
-      fatal("fatal error: sync: unlock of unlocked mutex\n");
+    w = head_;
+    if (!w) {
+      ++tokens_;
+      return;
     }
-    next = head_;
-    if (next) {
-      head_ = next->next;
-      if (!head_) tail_ = nullptr;
-    } else {
-      locked_.store(0, std::memory_order_release);
-    }
+    head_ = w->next;
+    if (!head_) tail_ = nullptr;
   }
-  if (next) next->sel->complete();
+  w->sel->complete();
 }
 
 }  // namespace gopp

@@ -6,13 +6,19 @@
 // no fire is running or will run) followed by draining the channel, which gives Go 1.23's "no
 // stale value after Stop/Reset". State is shared: a fire in progress keeps nothing alive by
 // itself, so destructors cancel first; after() states, which nobody can cancel, free themselves
-// when they fire.
+// when they fire. An after_func fire starts no goroutine under the heap lock (go() may map a
+// stack, allocate or throw): it queues the start with timers::after_unlock, holding a reference
+// to its state so that a timer destroyed meanwhile does not free the function; a start that
+// throws is reported on stderr and the program goes on.
 #include "gopp/time.hpp"
 
+#include <exception>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "gopp/go.hpp"
+#include "runtime/goroutine.hpp"
 #include "runtime/timer.hpp"
 
 namespace gopp {
@@ -21,15 +27,33 @@ namespace detail {
 
 using time_point = std::chrono::steady_clock::time_point;
 
-struct timer_state : timer_node {
+struct timer_state : timer_node, std::enable_shared_from_this<timer_state> {
   chan<time_point> ch{1};
   std::function<void()> func;  // after_func: run in a goroutine instead of sending
   bool owned_by_heap = false;  // after(): freed by its own fire
 
+  // after_func, with the heap lock let go: starts the function's goroutine.
+  static void start_func(std::shared_ptr<void> state) noexcept {
+    auto* s = static_cast<timer_state*>(state.get());
+    try {
+      go(s->func);
+    } catch (const std::exception& e) {
+      report_start_failure(e.what());
+    } catch (...) {
+      report_start_failure("unknown exception");
+    }
+  }
+  static void report_start_failure(const char* what) noexcept {
+    const std::string msg =
+        std::string("gopp: after_func: cannot start the function's goroutine: ") + what + "\n";
+    write_stderr(msg.data(), msg.size());
+  }
+
   static void on_fire(timer_node* n) {
     auto* s = static_cast<timer_state*>(n);
     if (s->func) {
-      go(s->func);
+      // Alive: its owner's destructor cancels first, and waits for this fire to end.
+      timers::after_unlock(&start_func, std::static_pointer_cast<void>(s->shared_from_this()));
       return;
     }
     auto now = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #define GOPP_TEST_COUNT_ALLOCATIONS 1
 #include "test_support.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -863,6 +864,66 @@ TEST_F(ChanBlocking, ThousandsOfBlockedGoroutinesDoNotHoldTheirThreads) {
   long long sum = 0;
   for (int i = 0; i < n; ++i) sum += finish.recv().value();
   EXPECT_EQ(sum, static_cast<long long>(n) * (n + 1) / 2);
+}
+
+TEST_F(ChanBlocking, ShortLivedThreadsEachReceiveOnceFromAGoroutine) {
+  // A goroutine's send completes the thread's receive by publishing the value, then unparking
+  // the thread's parker. A thread that sees the value first may return and end before that
+  // unpark lands: the parker it aimed at must outlive the thread (park.hpp). Many threads, each
+  // ending right after its one receive, with more threads than cores so that the sender is
+  // preempted between the two steps now and then.
+  const int rounds = static_cast<int>(scaled(400, 40));
+  const int width = 16;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<chan<int>> cs(width);
+    std::vector<std::thread> threads;
+    std::atomic<int> received{0};
+    for (int i = 0; i < width; ++i) {
+      threads.emplace_back([c = cs[i], &received, i] {
+        if (c.recv() == i) received.fetch_add(1, std::memory_order_relaxed);
+      });
+      gopp::go([c = cs[i], i] { c.send(i); });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(received.load(), width) << "round " << round;
+  }
+}
+
+// The thread that a parker belonged to has ended and its stack (where thread_local objects live)
+// is unmapped: an unpark that arrives late must still land on memory that exists, and leave at
+// most a spurious token for whoever uses that parker next.
+void* record_thread_parker(void* out) {
+  *static_cast<gopp::detail::parker**>(out) = &gopp::detail::current_parker();
+  return nullptr;
+}
+
+TEST_F(ChanBlocking, AnUnparkArrivingAfterItsThreadEndedIsHarmless) {
+  gopp::detail::parker* late = nullptr;
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  // Larger than glibc's cache of thread stacks (40 MiB), so joining unmaps this one at once.
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, std::size_t{64} << 20), 0);
+  pthread_t t;
+  ASSERT_EQ(pthread_create(&t, &attr, record_thread_parker, &late), 0);
+  pthread_attr_destroy(&attr);
+  ASSERT_EQ(pthread_join(t, nullptr), 0);
+  ASSERT_NE(late, nullptr);
+  late->unpark();  // the thread is gone
+  late->unpark();
+  // Threads that come next (one of them may be given the same parker, token and all) still block
+  // until their value arrives.
+  for (int i = 0; i < 4; ++i) {
+    chan<int> c;
+    std::atomic<bool> sent{false};
+    std::thread receiver([&] {
+      EXPECT_EQ(c.recv(), i);
+      EXPECT_TRUE(sent.load());
+    });
+    settle();
+    sent.store(true);
+    c.send(i);
+    receiver.join();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -452,8 +452,22 @@ TEST(NumThreads, IsPositive) {
 // yield
 
 TEST_F(Go, YieldOnAPlainThreadReturns) {
+  // On a plain thread yield() is std::this_thread::yield: it returns on the same thread, which
+  // is still no goroutine, and goroutines run meanwhile (they have their own threads).
+  const std::thread::id self = std::this_thread::get_id();
+  std::atomic<bool> ran{false};
+  gopp::go([&ran] { ran = true; });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  long yields = 0;
+  while (!ran.load() && std::chrono::steady_clock::now() < give_up) {
+    gopp::yield();
+    ++yields;
+  }
+  EXPECT_TRUE(ran.load()) << "a goroutine never ran while this thread yielded " << yields
+                          << " times";
   for (int i = 0; i < 100; ++i) gopp::yield();
-  SUCCEED();
+  EXPECT_EQ(std::this_thread::get_id(), self);
+  EXPECT_FALSE(gopp::in_goroutine());
 }
 
 TEST_F(Go, YieldingGoroutinesAllFinish) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -280,9 +281,9 @@ TEST_F(GoroutineDumpSignal, AcceptsTheSignalByNumberWithOrWithoutSig) {
               "\\[chan receive\\]:\n(.|\n)*child done");
 }
 
-[[noreturn]] void start_with_a_bad_setting() {
+[[noreturn]] void start_with_a_bad_setting(const char* setting = "NOSUCH") {
   alarm(60);
-  setenv("GOPP_DUMP_SIGNAL", "NOSUCH", 1);
+  setenv("GOPP_DUMP_SIGNAL", setting, 1);
   gopp::wait_group wg;
   wg.add(1);
   gopp::go([&wg] { wg.done(); });
@@ -294,6 +295,36 @@ TEST_F(GoroutineDumpSignal, ABadSettingIsReportedAndIgnored) {
   EXPECT_EXIT(start_with_a_bad_setting(), ::testing::ExitedWithCode(0),
               "gopp: GOPP_DUMP_SIGNAL=NOSUCH is not a signal \\(USR1, USR2, QUIT or a number\\); "
               "no dump signal installed");
+}
+
+TEST_F(GoroutineDumpSignal, FaultAndUncatchableSignalsAreRefused) {
+  // A dump handler on SIGSEGV would replace the stack overflow handler and, returning from a real
+  // fault, run the faulting instruction again forever.
+  const std::pair<std::string, std::string> refused[] = {
+      {"SEGV", "SIGSEGV"},
+      {"SIGBUS", "SIGBUS"},
+      {std::to_string(SIGSEGV), "SIGSEGV"},
+      {std::to_string(SIGILL), "SIGILL"},
+      {"FPE", "SIGFPE"},
+      {std::to_string(SIGKILL), "SIGKILL"},
+      {"SIGSTOP", "SIGSTOP"},
+  };
+  for (const auto& [setting, name] : refused) {
+    EXPECT_EXIT(start_with_a_bad_setting(setting.c_str()), ::testing::ExitedWithCode(0),
+                "gopp: GOPP_DUMP_SIGNAL=" + setting + " refused: " + name +
+                    " is a fault or uncatchable signal; no dump signal installed\n")
+        << setting;
+  }
+}
+
+TEST_F(GoroutineDumpSignal, OutOfRangeNumbersAreRefused) {
+  for (const std::string& setting :
+       {std::string("0"), std::string("-3"), std::to_string(NSIG), std::string("100000")}) {
+    EXPECT_EXIT(start_with_a_bad_setting(setting.c_str()), ::testing::ExitedWithCode(0),
+                "gopp: GOPP_DUMP_SIGNAL=" + setting + " is out of range \\(1 to " +
+                    std::to_string(NSIG - 1) + "\\); no dump signal installed\n")
+        << setting;
+  }
 }
 
 }  // namespace

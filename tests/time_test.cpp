@@ -12,10 +12,14 @@
 // never fires fails the test instead of hanging it.
 #include "test_support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -653,6 +657,39 @@ TEST_F(AfterFunc, ResetBeforeItRanPostponesIt) {
   ASSERT_TRUE(eventually([&] { return runs.load() == 1; }, patience));
   gopp::sleep_for(later + 2 * tick);
   EXPECT_EQ(runs.load(), 1) << "a replaced deadline ran f too";
+}
+
+// A function object whose copies throw once `refuse` is set: go() copies the function when the
+// timer fires, so starting its goroutine throws there.
+struct copy_refuser {
+  static inline std::atomic<bool> refuse{false};
+  std::atomic<int>* runs;
+  explicit copy_refuser(std::atomic<int>* r) : runs(r) {}
+  copy_refuser(const copy_refuser& o) : runs(o.runs) {
+    if (refuse) throw std::runtime_error("copy refused");
+  }
+  void operator()() const { ++*runs; }
+};
+
+[[noreturn]] void after_func_whose_start_throws() {
+  alarm(60);
+  std::atomic<int> runs{0};
+  gopp::timer t = gopp::after_func(tick, copy_refuser(&runs));
+  copy_refuser::refuse = true;
+  gopp::sleep_for(10 * tick);
+  // The runtime goes on: timers still fire, after_func still runs functions it can start.
+  copy_refuser::refuse = false;
+  EXPECT_FALSE(t.reset(tick));
+  const bool ran = eventually([&] { return runs.load() == 1; }, patience);
+  std::fprintf(stderr, "after the failure: %s\n", ran ? "ran" : "did not run");
+  std::exit(ran ? 0 : 1);
+}
+
+TEST(AfterFuncDeathTest, AFunctionWhoseGoroutineCannotStartIsReportedNotFatal) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(after_func_whose_start_throws(), ::testing::ExitedWithCode(0),
+              "gopp: after_func: cannot start the function's goroutine: copy refused\n"
+              "(.|\n)*after the failure: ran");
 }
 
 TEST_F(AfterFunc, DestroyingItsTimerBeforeItRunsPreventsIt) {

@@ -328,6 +328,29 @@ func vmHWMMiB() string {
 	return "nan"
 }
 
+// B12: 4 goroutines each lock and unlock one mutex n times around an increment.
+func mutexContended(per int) {
+	const goroutines = 4
+	var mu sync.Mutex
+	counter := 0
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counter != goroutines*per {
+		panic("mutex: lost increments")
+	}
+}
+
 type benchmark struct {
 	id, name string
 	run      func() string // runs the benchmark, returns its metrics
@@ -378,6 +401,10 @@ func benchmarks() []benchmark {
 		{"B14", "select_dyn", func() string {
 			n := sized(2_000_000)
 			return "ns_per_item=" + nsPer(timed(func() { selectDyn(n) }), n/64*64)
+		}},
+		{"B12", "mutex", func() string {
+			per := sized(1_000_000)
+			return "ns_per_op=" + nsPer(timed(func() { mutexContended(per) }), 4*per)
 		}},
 	}
 }

@@ -198,6 +198,25 @@ void pool_tiny(int num_jobs) {
   for (std::thread& t : ws) t.join();
 }
 
+// B12: 4 threads each lock and unlock one std::mutex n times around an increment.
+void mutex_contended(int per) {
+  constexpr int threads = 4;
+  std::mutex mu;
+  long counter = 0;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&mu, &counter, per] {
+      for (int i = 0; i < per; ++i) {
+        mu.lock();
+        ++counter;
+        mu.unlock();
+      }
+    });
+  }
+  for (std::thread& t : ts) t.join();
+  if (counter != long{threads} * per) throw std::runtime_error("mutex: lost increments");
+}
+
 // The number of further threads this process may start, by the tightest of the machine's
 // limits, with the name of that limit.
 std::pair<long, std::string> thread_room() {
@@ -342,6 +361,11 @@ const bench::benchmark benchmarks[] = {
     {"B14", "select_dyn",
      [](const bench::options&) {
        return bench::not_applicable("no select over condition-variable channels in std");
+     }},
+    {"B12", "mutex",
+     [](const bench::options& o) {
+       int per = o.sized(1'000'000);
+       return bench::ns_per("ns_per_op", bench::timed([&] { mutex_contended(per); }), 4 * per);
      }},
 };
 

@@ -23,8 +23,14 @@
 //     lock that succeeds. As in Go, a mutex locked by one goroutine may be unlocked by another.
 //     Unlocking an unlocked mutex prints "fatal error: sync: unlock of unlocked mutex" and aborts
 //     (Go's fatal error; an exception cannot leave lock_guard's destructor). Not recursive.
-//     Waiters are served in arrival order when the lock is handed over; a newcomer may barge in
-//     while nobody waits (Go's normal mode).
+//     Fairness is Go's. In normal mode unlock() wakes the longest waiter, which then competes
+//     for the mutex with lockers arriving meanwhile (who often win: they are already running on
+//     a CPU); a woken waiter that loses waits again at the front of the queue. A waiter that has
+//     waited more than 1 ms switches the mutex to starvation mode: unlock() then hands it to the
+//     first waiter directly, in arrival order, and newcomers queue behind instead of barging. It
+//     goes back to normal mode when a waiter that waited less than 1 ms, or the last waiter, gets
+//     it. So no waiter waits for ever, and under contention the mutex keeps passing among
+//     running lockers instead of paying a wake-up per hand-over (a lock convoy).
 //   - once: call(f) runs f exactly once among all callers; every caller returns after it has
 //     finished. As Go's Once.Do, the once is done even if f throws: the exception reaches that
 //     first caller, and later calls do nothing.
@@ -70,21 +76,38 @@ class mutex {
 
   void lock() {
     std::uint32_t expected = 0;
-    if (locked_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
+    if (state_.compare_exchange_strong(expected, locked_bit, std::memory_order_acquire)) return;
     lock_slow();
   }
   bool try_lock() noexcept {
-    std::uint32_t expected = 0;
-    return locked_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+    std::uint32_t old = state_.load(std::memory_order_relaxed);
+    if (old & (locked_bit | starving_bit)) return false;
+    return state_.compare_exchange_strong(old, old | locked_bit, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
   }
-  void unlock();
+  void unlock() {
+    const std::uint32_t now = state_.fetch_sub(locked_bit, std::memory_order_release) - locked_bit;
+    if (now != 0) unlock_slow(now);
+  }
 
  private:
+  // state_: locked, woken (a waiter is awake and will compete: unlock() need wake no other),
+  // starving (starvation mode), and the number of waiters above them.
+  static constexpr std::uint32_t locked_bit = 1, woken_bit = 2, starving_bit = 4;
+  static constexpr std::uint32_t waiter_shift = 3, one_waiter = 1u << waiter_shift;
+
   void lock_slow();
-  std::atomic<std::uint32_t> locked_{0};
+  void unlock_slow(std::uint32_t now);
+  // The queue of waiters, a semaphore: release() wakes the first waiter, or leaves a token for
+  // the next acquire() when nobody is queued yet.
+  void sem_acquire(bool at_front);
+  void sem_release();
+
+  std::atomic<std::uint32_t> state_{0};
   detail::spinlock queue_lock_;
-  detail::waiter* head_ = nullptr;  // FIFO of waiters, guarded by queue_lock_
+  detail::waiter* head_ = nullptr;  // guarded by queue_lock_
   detail::waiter* tail_ = nullptr;
+  std::uint32_t tokens_ = 0;
 };
 
 // Go: sync.Once.

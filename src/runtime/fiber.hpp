@@ -10,6 +10,11 @@
 // Every switch in gopp goes through switch_to(); no other file calls jump_fcontext.
 #pragma once
 
+// For builds that bypass gopp's CMake check (CMakeLists.txt says why).
+#if !defined(__linux__) || !defined(__x86_64__)
+#error "gopp supports Linux on x86-64 only (see README.md, Platforms)"
+#endif
+
 #include <boost/context/detail/fcontext.hpp>
 
 #include "runtime/sanitizers.hpp"

@@ -2,10 +2,16 @@
 //
 // The handler runs on the worker's alternate stack. It asks the stack pool whether the fault
 // address lies in a guard (stack_pool::in_guard, lock-free and async-signal-safe). If so it
-// writes Go's message with write(2) (nothing here allocates or locks) and aborts. If not, it
-// reinstalls the previous disposition and returns: the faulting instruction runs again and
-// faults into that handler (a debugger, ASan, or the default core dump), so a null-pointer
-// dereference is reported as what it is, never as a stack overflow.
+// writes Go's message with write(2) (nothing here allocates or locks) and aborts. If not, the
+// fault is someone else's, and a null-pointer dereference is reported as what it is, never as a
+// stack overflow:
+//   - a previous handler (ASan's, a JVM's, a test's that recovers with siglongjmp) is called
+//     directly, and ours stays installed: a program whose handler survives its faults keeps
+//     stack-overflow reports for the rest of its life;
+//   - a previous default disposition is put back and the handler returns: the instruction faults
+//     again and the process dies of the signal, with the right address in its core. (The
+//     process is ending, so ours is not needed any more.) An ignored SIGSEGV/SIGBUS cannot be
+//     ignored for a real fault: it is treated as the default.
 #include "runtime/overflow.hpp"
 
 #include <signal.h>
@@ -91,14 +97,19 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
   if (info && stack_pool::in_guard(info->si_addr, &s) && s) {
     report(current_goroutine(), s, info->si_addr);
   }
-  // Not ours: put the previous handler back and let the fault happen again under it.
+  // Not ours: the previous handler's, called as the kernel would have called it.
   const struct sigaction& prev = (sig == SIGBUS) ? g_previous_bus : g_previous_segv;
-  if ((prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction) {
-    sigaction(sig, &prev, nullptr);
-    prev.sa_sigaction(sig, info, uctx);
+  if (prev.sa_flags & SA_SIGINFO) {
+    if (prev.sa_sigaction) {
+      prev.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN && prev.sa_handler) {
+    prev.sa_handler(sig);
     return;
   }
-  sigaction(sig, &prev, nullptr);
+  // No handler before ours: die of the signal when the instruction faults again.
+  signal(sig, SIG_DFL);
 }
 
 }  // namespace

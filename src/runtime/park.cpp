@@ -12,10 +12,20 @@
 //     unpark(): exchange to notified; if it was parked, futex-wake.
 // Every transition that hands a token over is acq_rel or stronger, so a waker's writes before
 // unpark() happen-before the owner's return from park().
+//
+// Thread parkers are records from a pool that never frees them. A thread takes one the first
+// time it needs a parker; a thread_local holder gives it back when the thread ends. A waker may
+// still be inside unpark() on a record after its thread saw the result and ended (it publishes
+// `done` first, see waiter.hpp), so the record must stay mapped: it does, forever. If the record
+// has meanwhile gone to another thread, that late unpark leaves it one surplus token, which makes
+// one park() of the new owner return early; every caller parks in a loop on its own condition,
+// so that costs one more look at the condition and nothing else.
 #include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include "gopp/detail/park.hpp"
+#include "gopp/detail/spinlock.hpp"
 #include "runtime/futex.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/timer.hpp"
@@ -23,7 +33,71 @@
 namespace gopp::detail {
 
 namespace {
-thread_local parker t_thread_parker;
+
+// A thread's parker, from the pool below.
+struct thread_parker_record {
+  parker p;
+  thread_parker_record* next_free = nullptr;
+  thread_parker_record* next_all = nullptr;  // every record ever made (keeps them reachable)
+};
+
+// The pool: a free list and a list of all records, under a spin lock (taken twice in a thread's
+// life). Trivially destructible, so threads that end after static destruction may still use it.
+spinlock g_thread_parkers_mu;
+thread_parker_record* g_free_thread_parkers = nullptr;
+thread_parker_record* g_all_thread_parkers = nullptr;
+
+thread_parker_record* take_thread_parker() {
+  {
+    std::lock_guard lock(g_thread_parkers_mu);
+    if (thread_parker_record* r = g_free_thread_parkers) {
+      g_free_thread_parkers = r->next_free;
+      return r;
+    }
+  }
+  // never deleted; current_parker() is noexcept, so a failure to allocate these few bytes ends
+  // the process
+  auto* r = new thread_parker_record;
+  std::lock_guard lock(g_thread_parkers_mu);
+  r->next_all = g_all_thread_parkers;
+  g_all_thread_parkers = r;
+  return r;
+}
+
+void give_back_thread_parker(thread_parker_record* r) noexcept {
+  std::lock_guard lock(g_thread_parkers_mu);
+  r->next_free = g_free_thread_parkers;
+  g_free_thread_parkers = r;
+}
+
+// The current thread's record (trivially destructible: readable in any thread_local destructor).
+thread_local thread_parker_record* t_parker = nullptr;
+// Set once the holder below is destroyed: a parker needed after that is never given back.
+thread_local bool t_parker_holder_gone = false;
+
+struct thread_parker_holder {
+  thread_parker_record* record = nullptr;
+  ~thread_parker_holder() {
+    t_parker_holder_gone = true;
+    t_parker = nullptr;
+    if (record) give_back_thread_parker(record);
+  }
+};
+thread_local thread_parker_holder t_parker_holder;
+
+[[gnu::noinline]] parker& first_thread_parker() {
+  thread_parker_record* r = take_thread_parker();
+  // A record taken by a thread in its last destructors stays with it for good (still reachable
+  // through g_all_thread_parkers, and still never freed).
+  if (!t_parker_holder_gone) t_parker_holder.record = r;
+  t_parker = r;
+  return r->p;
+}
+
+parker& thread_parker() {
+  if (thread_parker_record* r = t_parker) return r->p;
+  return first_thread_parker();
+}
 
 struct park_timeout : timer_node {
   parker* target = nullptr;
@@ -35,7 +109,7 @@ struct park_timeout : timer_node {
 
 parker& current_parker() noexcept {
   goroutine* g = current_goroutine();
-  return g ? g->park_token : t_thread_parker;
+  return g ? g->park_token : thread_parker();
 }
 
 void set_wait_reason(wait_reason r) noexcept {

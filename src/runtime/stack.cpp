@@ -31,6 +31,7 @@ constexpr std::size_t cache_limit = 64;     // stacks a thread keeps for itself
 struct slab {
   char* base;
   std::size_t stride;  // guard_size + stack size
+  stack* descriptors;  // stacks_per_slab of them, on the heap, never freed
 };
 
 std::size_t page_size() {
@@ -67,7 +68,17 @@ stack_free_pool& free_stacks() {
   static auto* pool = new stack_free_pool;
   return *pool;
 }
-thread_local stack_free_pool::local t_cache{free_stacks()};
+// Threads that hold a cache now: each may hide up to cache_limit free stacks from the others.
+std::atomic<std::size_t> g_cache_holders{0};
+struct counted_cache : stack_free_pool::local {
+  counted_cache() noexcept : local(free_stacks()) {
+    g_cache_holders.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~counted_cache() { g_cache_holders.fetch_sub(1, std::memory_order_relaxed); }
+  counted_cache(const counted_cache&) = delete;
+  counted_cache& operator=(const counted_cache&) = delete;
+};
+thread_local counted_cache t_cache;
 
 std::size_t read_max_map_count() {
   std::size_t limit = 65530;
@@ -173,27 +184,26 @@ bool grow_locked() {
   }
   const std::size_t size = g_stack_size.load(std::memory_order_relaxed);
   const std::size_t stride = stack_pool::guard_size + size;
+  // The descriptors live on the heap, apart from every stack and guard: an overflow of a stack
+  // with a canary instead of a guard runs through its guard bytes unchecked until the next
+  // switch, and must not be able to rewrite the descriptors the report itself reads.
+  auto* descriptors = new (std::nothrow) stack[stacks_per_slab];
+  if (!descriptors) return false;
   char* base = carve_slab(stride * stacks_per_slab);
-  if (!base) return false;
+  if (!base) {
+    delete[] descriptors;
+    return false;
+  }
   choose_guard_method();
-  g_slabs[count] = slab{base, stride};
+  g_slabs[count] = slab{base, stride, descriptors};
   g_slab_count.store(count + 1, std::memory_order_release);
-  // Descriptors live in the slab's first guard, which is never handed out as stack memory
-  // and which no guard protection covers (stack 0's guard starts after the descriptors' page).
-  static_assert(sizeof(stack) * stacks_per_slab <= stack_pool::guard_size / 2);
-  auto* descriptors = reinterpret_cast<stack*>(base);
   stack* fresh[stacks_per_slab];
   for (std::size_t i = stacks_per_slab; i-- > 0;) {
     char* guard = base + i * stride;
-    stack* s = ::new (&descriptors[i]) stack{};
+    stack* s = &descriptors[i];
     s->bottom = guard + stack_pool::guard_size;
     s->size = size;
-    // Stack 0's guard also holds the slab's descriptors in its first page: protect only the
-    // pages above them, so an overflow of stack 0 faults before it can reach the descriptors.
-    char* protect_from = (i == 0) ? guard + page_size() : guard;
-    std::size_t protect_len =
-        (i == 0) ? stack_pool::guard_size - page_size() : stack_pool::guard_size;
-    if (g_guarded < g_budget && install_guard(protect_from, protect_len)) {
+    if (g_guarded < g_budget && install_guard(guard, stack_pool::guard_size)) {
       s->guarded = true;
       ++g_guarded;
     }
@@ -255,9 +265,12 @@ std::size_t claimed() noexcept {
 }
 
 bool reserve() noexcept {
-  // Stacks may sit in per-thread caches where another thread's allocate() cannot see them; keep
-  // that much slack mapped beyond the claimed ones.
-  const std::size_t slack = 4 * cache_limit;
+  // Free stacks may sit in per-thread caches where another thread's allocate() cannot see them:
+  // up to cache_limit in each thread that holds a cache. Keep that much mapped beyond the claimed
+  // ones, plus one cache for a thread that starts meanwhile, so the allocate() at a goroutine's
+  // first run finds a stack without mapping (which could fail there, where it cannot be
+  // reported). A fixed slack of 4 caches was too little above 4 worker threads.
+  const std::size_t slack = (g_cache_holders.load(std::memory_order_relaxed) + 1) * cache_limit;
   const std::size_t want = g_claimed.fetch_add(1, std::memory_order_relaxed) + 1;
   if (want + slack <= g_total.load(std::memory_order_relaxed)) return true;
   std::lock_guard lock(g_mu);
@@ -283,7 +296,7 @@ bool in_guard(const void* addr, const stack** which) noexcept {
     const std::size_t offset = static_cast<std::size_t>(a - sl.base) % sl.stride;
     if (offset >= guard_size) return false;  // inside a stack, not a guard
     const std::size_t index = static_cast<std::size_t>(a - sl.base) / sl.stride;
-    if (which) *which = &reinterpret_cast<const stack*>(sl.base)[index];
+    if (which) *which = &sl.descriptors[index];
     return true;
   }
   return false;

@@ -29,6 +29,9 @@
 //     cost 100 MB at 100,000 sleepers", measured before). The end-of-goroutine check therefore
 //     reads the canary directly: a memory access once the page is mapped, where the mincore()
 //     it replaces cost a system call per goroutine (B6: about a third of its run time).
+//   - Stack descriptors (struct stack) live on the heap, one array per slab, never inside a
+//     slab: an overflow of an unguarded stack, which nothing stops before the next check, can
+//     then only write guard bytes, never the descriptors that locate stacks and report it.
 //   - Freed stacks go back to a pool (free_pool.hpp: a per-thread array in front of a global one)
 //     and keep their committed pages, so a spawn after warm-up costs no system call.
 //   - When mmap fails (memory, RLIMIT_AS, vm.max_map_count), allocate() returns false and the

@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "runtime/deadline_queue.hpp"
+#include "runtime/goroutine.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace gopp::detail {
@@ -25,6 +28,29 @@ std::int64_t ticks(clock::time_point t) noexcept {
 
 // One heap of timers: a worker's, or the shared one of plain threads (timer.hpp), ordered by a
 // deadline_queue.
+// Work queued by callbacks with after_unlock(), run by fire_due once it lets the lock go. A
+// batch fires at most 64 nodes, and each may queue one item, so the array never overflows.
+struct deferred_work {
+  static constexpr std::size_t capacity = 64;
+  struct item {
+    void (*run)(std::shared_ptr<void>) = nullptr;
+    std::shared_ptr<void> arg;
+  };
+  item items[capacity];
+  std::size_t count = 0;
+
+  // Called with no lock held.
+  void run_all() noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+      item& it = items[i];
+      it.run(std::move(it.arg));
+      it.arg.reset();
+    }
+    count = 0;
+  }
+};
+thread_local deferred_work t_deferred;
+
 struct alignas(64) timer_heap {
   explicit timer_heap(worker* w) : owner(w) {}
 
@@ -86,14 +112,29 @@ struct alignas(64) timer_heap {
       if (count == batch_size) {
         publish_earliest();
         lock.unlock();
+        t_deferred.run_all();
         lock.lock();
       }
     }
     publish_earliest();
+    lock.unlock();
+    t_deferred.run_all();
   }
 };
 
 namespace timers {
+
+void after_unlock(void (*run)(std::shared_ptr<void>), std::shared_ptr<void> arg) noexcept {
+  deferred_work& d = t_deferred;
+  if (d.count == deferred_work::capacity) {  // more than one per fire: a caller's bug
+    static constexpr char msg[] = "fatal error: timers: after_unlock called twice in one fire\n";
+    write_stderr(msg, sizeof msg - 1);
+    std::abort();
+  }
+  d.items[d.count].run = run;
+  d.items[d.count].arg = std::move(arg);
+  ++d.count;
+}
 
 namespace {
 

@@ -14,6 +14,8 @@
 //     its position, so cancel() removes it at once instead of leaving it behind (tickers reset
 //     often). A heap publishes its earliest deadline in an atomic, for the timer thread to read
 //     without its lock.
+//   - Work a callback may not do under the lock goes through after_unlock(): it runs on the
+//     firing thread after the batch, with the lock let go (after_func's go()).
 //   - fire() runs WITH the heap's lock held. So cancel() is linearizable: once it returns, the
 //     callback has either finished or will never run, and the owner may destroy the node. The
 //     price: a callback must be short and must not call add/cancel; and nobody may add or cancel
@@ -39,6 +41,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 namespace gopp::detail {
 
@@ -77,6 +80,11 @@ void add(timer_node* n);
 bool cancel(timer_node* n);
 // Timers queued now, in all heaps (for tests and diagnostics).
 std::size_t pending();
+
+// For a callback that must do what a fire may not (start a goroutine: go() may map a stack,
+// allocate or throw): queues run(arg) to run on the firing thread once the heap lock is let go,
+// right after the batch of fires it belongs to. At most one per fire (a batch holds up to 64).
+void after_unlock(void (*run)(std::shared_ptr<void>), std::shared_ptr<void> arg) noexcept;
 
 // The scheduler's side. attach() makes worker `w`'s heap (before `w` runs). run_due() is called
 // by `w`'s loop, with no goroutine running, when w->timers_due is set: it fires w's due timers.

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csetjmp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -423,6 +424,52 @@ TEST_F(RuntimeDeathTest, ANullPointerWriteOnAPlainThreadIsNotReportedAsStackOver
         wait_for_death();
       },
       plain_segv);
+}
+
+// A handler installed before the runtime (here one that recovers from a probe's fault with
+// siglongjmp, as a JVM or a memory prober does) gets every fault that is not an overflow, and
+// the runtime's handler stays installed after it: a later overflow is still reported.
+sigjmp_buf g_probe_jump;
+std::atomic<int> g_probe_faults{0};
+
+void recovering_handler(int, siginfo_t*, void*) {
+  g_probe_faults.fetch_add(1);
+  siglongjmp(g_probe_jump, 1);
+}
+
+// Reads *p; true if that faulted (and the fault was recovered from).
+bool probe_faults(const volatile int* p) {
+  if (sigsetjmp(g_probe_jump, 1) != 0) return true;
+  (void)*p;
+  return false;
+}
+
+TEST_F(RuntimeDeathTest, AForeignFaultGoesToThePreviousHandlerAndOursStaysInstalled) {
+  GOPP_SKIP_UNDER_ASAN();
+  EXPECT_DEATH(
+      {
+        struct sigaction sa {};
+        sa.sa_sigaction = &recovering_handler;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, nullptr);
+        (void)gopp::num_threads();  // starts the runtime, which installs its handler
+        for (int i = 0; i < 3; ++i) {
+          if (!probe_faults(null_pointer)) std::fprintf(stderr, "the probe did not fault\n");
+        }
+        struct sigaction now {};
+        sigaction(SIGSEGV, nullptr, &now);
+        const bool replaced =
+            (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == &recovering_handler;
+        std::fprintf(stderr, "recovered %d faults; runtime handler %s\n", g_probe_faults.load(),
+                     replaced ? "replaced" : "kept");
+        gopp::go([] {
+          announce_stack_top();
+          recurse_small_frames(0);
+        });
+        wait_for_death();
+      },
+      "^recovered 3 faults; runtime handler kept\n(.|\n)*fatal error: stack overflow");
 }
 
 }  // namespace

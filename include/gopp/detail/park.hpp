@@ -13,9 +13,13 @@
 //     unpark() calls race; surplus calls leave one token, so park() may return "spuriously".
 //     Every caller therefore waits in a loop on its own condition: `while (!done) p.park();`.
 //   - A waker writes its result before unpark() and touches the waiter no more after it: the
-//     waiter may return and destroy it as soon as it sees the result. The parker itself outlives
-//     every unpark aimed at it (a goroutine's parker lives in its goroutine, a thread's is
-//     thread_local), so the unpark call is safe even then.
+//     waiter may return and destroy it as soon as it sees the result, and a thread may even end.
+//     The parker itself outlives every unpark aimed at it, from any thread (a channel's waker,
+//     a timer, the poller): a goroutine's parker lives in its goroutine record, and a thread's is
+//     a record from a pool that is never freed, taken when the thread first needs a parker and
+//     given back when it ends. Records are reused, goroutine and thread alike, so an unpark that
+//     lands late may reach the parker's next owner: that only leaves a surplus token (a spurious
+//     return from park(), which the loop below absorbs), never a write to freed memory.
 //   - Memory order: everything a waker wrote before unpark() happens-before park() returns.
 #pragma once
 
