@@ -1018,45 +1018,18 @@ TEST_F(Process, AVoidFYieldsOneMonostatePerJob) {
   EXPECT_EQ(sum.load(), 55);
 }
 
-TEST_F(Process, MoveOnlyJobsAndPerWorkerStateIndexedByTheWorkerId) {
+TEST_F(Process, MoveOnlyJobsAndAMutablePerWorkerF) {
   gopp::chan<std::unique_ptr<int>> jobs(10);
-  // f is shared by all workers: per-worker state lives in a slot per worker id, no lock needed.
-  std::vector<int> calls(3, 0);
-  auto results = gopp::process(jobs, 3, [&calls](std::size_t w, std::unique_ptr<int> j) {
-    ++calls[w];
-    return std::make_unique<int>(*j);
+  // A copyable f is copied per worker: its mutable state needs no lock.
+  auto results = gopp::process(jobs, 3, [calls = 0](std::unique_ptr<int> j) mutable {
+    ++calls;
+    return std::make_unique<int>(*j + calls - calls);
   });
   for (int j = 0; j < 10; ++j) jobs.send(std::make_unique<int>(j));
   jobs.close();
   int sum = 0;
   for (std::unique_ptr<int> r : results) sum += *r;
   EXPECT_EQ(sum, 45);
-  EXPECT_EQ(calls[0] + calls[1] + calls[2], 10);
-}
-
-// Counts its copies; callable as const, as process() calls it.
-struct copy_counter {
-  static inline std::atomic<int> copies{0};
-  copy_counter() = default;
-  copy_counter(const copy_counter&) { ++copies; }
-  copy_counter(copy_counter&&) noexcept = default;
-  int operator()(int j) const { return j; }
-};
-
-TEST_F(Process, ACopyableFIsNeverCopiedAllWorkersShareOneInstance) {
-  // One contract for copyable and move-only f alike: moved in once, shared, never copied.
-  for (bool ordered : {false, true}) {
-    copy_counter::copies = 0;
-    gopp::chan<int> jobs(10);
-    auto results = ordered ? gopp::process_ordered(jobs, 4, copy_counter{})
-                           : gopp::process(jobs, 4, copy_counter{});
-    for (int j = 0; j < 10; ++j) jobs.send(j);
-    jobs.close();
-    int sum = 0;
-    for (int r : results) sum += r;
-    EXPECT_EQ(sum, 45);
-    EXPECT_EQ(copy_counter::copies.load(), 0) << (ordered ? "process_ordered" : "process");
-  }
 }
 
 TEST_F(Process, AMoveOnlyFIsSharedByTheWorkers) {

@@ -61,14 +61,10 @@
 // f's result to the returned channel, which is closed after the last result (after `jobs` is
 // closed and drained). process_ordered delivers the results in the order of the jobs. f may take
 // (J) or (std::size_t worker_id, J); a void f yields one std::monostate per job, and any other
-// result, std::error_code included, is sent as it is (nothing is dropped). One contract for
-// every f, copyable or move-only: f is moved in once and never copied, and all workers call that
-// one instance at the same time, as a const lvalue (as goroutines share one Go func value). So a
-// `mutable` lambda, whose state would race, does not compile; per-worker state goes in storage
-// indexed by worker_id (0 .. workers-1), shared state behind atomics or a mutex. An exception
-// that escapes f ends the program like any panic in a goroutine: catch inside f and send an
-// error value if jobs may fail. If a worker cannot be started (go() throws), the goroutines
-// already started are wound down and the exception reaches the caller.
+// result, std::error_code included, is sent as it is (nothing is dropped). Each worker owns a
+// copy of f (a move-only f is shared: it must then be safe to call concurrently), and calls it
+// as a non-const lvalue. An exception that escapes f ends the program like any panic in a
+// goroutine: catch inside f and send an error value if jobs may fail.
 //
 // blocking(f): runs f on a helper OS thread (a small pool that grows on demand, up to 256
 // threads, and shrinks when idle) while the calling goroutine parks, then returns f's result or
@@ -568,12 +564,12 @@ namespace detail {
 
 template <class F, class J>
 inline constexpr bool takes_worker_id_v =
-    !std::is_invocable_v<const F&, J&&> && std::is_invocable_v<const F&, std::size_t, J&&>;
+    !std::is_invocable_v<F&, J&&> && std::is_invocable_v<F&, std::size_t, J&&>;
 
 template <class F, class J>
-using process_call_t = typename std::conditional_t<takes_worker_id_v<F, J>,
-                                                   std::invoke_result<const F&, std::size_t, J&&>,
-                                                   std::invoke_result<const F&, J&&>>::type;
+using process_call_t =
+    typename std::conditional_t<takes_worker_id_v<F, J>, std::invoke_result<F&, std::size_t, J&&>,
+                                std::invoke_result<F&, J&&>>::type;
 
 template <class R>
 using process_value_t =
@@ -583,7 +579,7 @@ template <class F, class J>
 using process_result_t = process_value_t<process_call_t<F, J>>;
 
 template <class F, class J>
-auto process_call(const F& f, std::size_t worker, J&& job) -> process_result_t<F, J> {
+auto process_call(F& f, std::size_t worker, J&& job) -> process_result_t<F, J> {
   if constexpr (std::is_void_v<process_call_t<F, J>>) {
     if constexpr (takes_worker_id_v<F, J>) {
       std::invoke(f, worker, std::forward<J>(job));
@@ -598,10 +594,23 @@ auto process_call(const F& f, std::size_t worker, J&& job) -> process_result_t<F
   }
 }
 
-// What process() accepts: f callable as a const lvalue with a job, or with a worker id and a job.
-template <class F, class J>
-concept process_function =
-    std::is_invocable_v<const F&, J&&> || std::is_invocable_v<const F&, std::size_t, J&&>;
+// Each worker's own copy of f, or one shared instance for a move-only f.
+template <class F>
+auto worker_copy(const std::shared_ptr<F>& shared) {
+  if constexpr (std::is_copy_constructible_v<F>) {
+    return F(*shared);
+  } else {
+    return shared;
+  }
+}
+template <class G>
+auto& callable_of(G& g) {
+  return g;
+}
+template <class G>
+G& callable_of(std::shared_ptr<G>& g) {
+  return *g;
+}
 
 std::size_t default_workers(std::size_t workers);
 
@@ -622,22 +631,24 @@ void start_workers(std::size_t n, Spawn spawn, Abandon abandon) {
 // Runs f on every job of `jobs` in `workers` goroutines (0: the runtime's thread count); returns
 // the channel of results, closed after the last one. Results come in completion order.
 template <class J, class F>
-requires detail::process_function<F, J>
+requires std::is_invocable_v<F&, J&&> || std::is_invocable_v<F&, std::size_t, J&&>
 auto process(recv_chan<J> jobs, std::size_t workers, F f)
     -> recv_chan<detail::process_result_t<F, J>> {
   using R = detail::process_result_t<F, J>;
   workers = detail::default_workers(workers);
   chan<R> results(workers);
   auto left = std::make_shared<std::atomic<std::size_t>>(workers);
-  auto shared_f = std::make_shared<const F>(std::move(f));
+  auto shared_f = std::make_shared<F>(std::move(f));
   auto finish = [left, results](std::size_t n) {
     if (left->fetch_sub(n, std::memory_order_acq_rel) == n) results.close();
   };
   detail::start_workers(
       workers,
       [&](std::size_t w) {
-        gopp::go([jobs, results, finish, w, shared_f] {
-          for (J job : jobs) results.send(detail::process_call(*shared_f, w, std::move(job)));
+        gopp::go([jobs, results, finish, w, fn = detail::worker_copy(shared_f)]() mutable {
+          for (J job : jobs) {
+            results.send(detail::process_call(detail::callable_of(fn), w, std::move(job)));
+          }
           finish(1);
         });
       },
@@ -645,7 +656,7 @@ auto process(recv_chan<J> jobs, std::size_t workers, F f)
   return results;
 }
 template <class J, class F>
-requires detail::process_function<F, J>
+requires std::is_invocable_v<F&, J&&> || std::is_invocable_v<F&, std::size_t, J&&>
 auto process(chan<J> jobs, std::size_t workers, F f) -> recv_chan<detail::process_result_t<F, J>> {
   return process(recv_chan<J>(jobs), workers, std::move(f));
 }
@@ -654,7 +665,7 @@ auto process(chan<J> jobs, std::size_t workers, F f) -> recv_chan<detail::proces
 // flight at once (taken from `jobs` and not yet delivered), so a slow job holds back at most that
 // many finished results.
 template <class J, class F>
-requires detail::process_function<F, J>
+requires std::is_invocable_v<F&, J&&> || std::is_invocable_v<F&, std::size_t, J&&>
 auto process_ordered(recv_chan<J> jobs, std::size_t workers, F f)
     -> recv_chan<detail::process_result_t<F, J>> {
   using R = detail::process_result_t<F, J>;
@@ -666,50 +677,36 @@ auto process_ordered(recv_chan<J> jobs, std::size_t workers, F f)
   chan<item> work;
   chan<chan<R>> order(2 * workers);  // result slots in job order; its capacity is the window
   chan<R> results(workers);
-  auto shared_f = std::make_shared<const F>(std::move(f));
-  // Started in this order so that a go() that throws leaves nothing behind: the workers first
-  // (they end when `work` is closed), then the collector (it ends when `order` is closed), then
-  // the dispatcher, which closes both when the jobs run out.
+  auto shared_f = std::make_shared<F>(std::move(f));
+  // The collector: delivers each job's result in order, then closes results.
+  gopp::go([order, results] {
+    for (chan<R> slot : order) results.send(*slot.recv());
+    results.close();
+  });
+  // The dispatcher: numbers the jobs by queueing their slots, then hands them to the workers.
+  gopp::go([jobs, work, order] {
+    for (J job : jobs) {
+      chan<R> slot(1);
+      order.send(slot);
+      work.send(item{std::move(job), std::move(slot)});
+    }
+    work.close();
+    order.close();
+  });
   detail::start_workers(
       workers,
       [&](std::size_t w) {
-        gopp::go([work, w, shared_f] {
+        gopp::go([work, w, fn = detail::worker_copy(shared_f)]() mutable {
           for (item it : work) {
-            it.slot.send(detail::process_call(*shared_f, w, std::move(it.job)));
+            it.slot.send(detail::process_call(detail::callable_of(fn), w, std::move(it.job)));
           }
         });
       },
-      [&](std::size_t) { work.close(); });
-  // The collector: delivers each job's result in order, then closes results.
-  try {
-    gopp::go([order, results] {
-      for (chan<R> slot : order) results.send(*slot.recv());
-      results.close();
-    });
-  } catch (...) {
-    work.close();
-    throw;
-  }
-  // The dispatcher: numbers the jobs by queueing their slots, then hands them to the workers.
-  try {
-    gopp::go([jobs, work, order] {
-      for (J job : jobs) {
-        chan<R> slot(1);
-        order.send(slot);
-        work.send(item{std::move(job), std::move(slot)});
-      }
-      work.close();
-      order.close();
-    });
-  } catch (...) {
-    work.close();
-    order.close();
-    throw;
-  }
+      [](std::size_t) {});
   return results;
 }
 template <class J, class F>
-requires detail::process_function<F, J>
+requires std::is_invocable_v<F&, J&&> || std::is_invocable_v<F&, std::size_t, J&&>
 auto process_ordered(chan<J> jobs, std::size_t workers, F f)
     -> recv_chan<detail::process_result_t<F, J>> {
   return process_ordered(recv_chan<J>(jobs), workers, std::move(f));
