@@ -14,6 +14,19 @@
 //   takes queue_lock_ and either hands the mutex to the first waiter (locked_ stays 1: no one can
 //   barge between) or clears locked_. Because unlock() and a queuing locker both decide under
 //   queue_lock_, and the locker re-tries the CAS under it, no wake-up is lost.
+// rw_mutex (Go's sync/rwmutex.go): reader_count_ counts readers; a writer, once it holds writer_,
+//   subtracts max_readers, so the count goes negative and every later lock_shared() sees it and
+//   parks on reader_sem_ (writer preference). The readers already inside, r of them, are moved
+//   to reader_wait_; each of their unlock_shared() calls sees a negative count and decrements
+//   reader_wait_, and the one that takes it to zero posts writer_sem_. The writer's own add of r
+//   may come after some of those decrements (reader_wait_ is briefly negative): whoever brings it
+//   to zero knows it, so exactly one party wakes the writer, or the writer does not wait at all.
+//   unlock() adds max_readers back (new readers go straight in again), posts reader_sem_ once for
+//   each reader that queued meanwhile, then unlocks writer_. Misuse shows as a count out of range.
+// cond: a FIFO of waiters under a spinlock. wait() queues before it unlocks the mutex, so a
+//   signal() that comes after the unlock always finds it; the wake-up is a select_state's
+//   `done` plus the parker's token, so it cannot be lost even if it lands before the park.
+// sema: see gopp/detail/sema.hpp.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -133,6 +146,144 @@ void mutex::unlock() {
     }
   }
   if (next) next->sel->complete();
+}
+
+// ---------------------------------------------------------------------------------------------
+// sema
+
+namespace detail {
+
+void sema::acquire(wait_reason reason) {
+  select_state sel(current_parker());
+  waiter w;
+  w.sel = &sel;
+  {
+    std::lock_guard lock(lock_);
+    if (count_ > 0) {
+      --count_;
+      return;
+    }
+    if (tail_) {
+      tail_->next = &w;
+    } else {
+      head_ = &w;
+    }
+    tail_ = &w;
+  }
+  sel.wait(reason);
+}
+
+void sema::release(std::uint32_t n) noexcept {
+  waiter* woken = nullptr;  // unlinked waiters, chained through `next`, completed after the lock
+  {
+    std::lock_guard lock(lock_);
+    waiter** last = &woken;
+    while (n > 0 && head_) {
+      waiter* w = head_;
+      head_ = w->next;
+      if (!head_) tail_ = nullptr;
+      w->next = nullptr;
+      *last = w;
+      last = &w->next;
+      --n;
+    }
+    count_ += n;
+  }
+  while (woken) {
+    waiter* next = woken->next;  // read first: the waiter may be gone once completed
+    woken->sel->complete();
+    woken = next;
+  }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// rw_mutex
+
+void rw_mutex::lock() {
+  writer_.lock();  // first, resolve competition with other writers
+  // Announce the writer to readers; r is the number of readers inside.
+  const std::int32_t r = reader_count_.fetch_sub(max_readers, std::memory_order_acq_rel);
+  // Wait for the active readers, unless they have all left already.
+  if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) {
+    writer_sem_.acquire(detail::wait_reason::mutex);
+  }
+}
+
+bool rw_mutex::try_lock() noexcept {
+  if (!writer_.try_lock()) return false;
+  std::int32_t expected = 0;
+  if (!reader_count_.compare_exchange_strong(expected, -max_readers, std::memory_order_acq_rel)) {
+    writer_.unlock();
+    return false;
+  }
+  return true;
+}
+
+void rw_mutex::unlock() {
+  // Announce to readers that there is no active writer.
+  const std::int32_t r =
+      reader_count_.fetch_add(max_readers, std::memory_order_acq_rel) + max_readers;
+  if (r >= max_readers) fatal("fatal error: sync: Unlock of unlocked RWMutex\n");
+  // Let in the readers that queued behind this writer, then the next writer.
+  if (r > 0) reader_sem_.release(static_cast<std::uint32_t>(r));
+  writer_.unlock();
+}
+
+void rw_mutex::unlock_shared_slow(std::int32_t r) {
+  if (r + 1 == 0 || r + 1 == -max_readers) {
+    fatal("fatal error: sync: RUnlock of unlocked RWMutex\n");
+  }
+  // A writer is pending: the last reader it waits for wakes it.
+  if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.release();
+}
+
+// ---------------------------------------------------------------------------------------------
+// cond
+
+void cond::wait() {
+  detail::select_state sel(detail::current_parker());
+  detail::waiter w;
+  w.sel = &sel;
+  {
+    std::lock_guard lock(lock_);
+    if (tail_) {
+      tail_->next = &w;
+    } else {
+      head_ = &w;
+    }
+    tail_ = &w;
+  }
+  mu_->unlock();
+  sel.wait(detail::wait_reason::sync_cond);
+  mu_->lock();
+}
+
+void cond::signal() noexcept {
+  detail::waiter* w;
+  {
+    std::lock_guard lock(lock_);
+    w = head_;
+    if (!w) return;
+    head_ = w->next;
+    if (!head_) tail_ = nullptr;
+  }
+  w->sel->complete();
+}
+
+void cond::broadcast() noexcept {
+  detail::waiter* list;
+  {
+    std::lock_guard lock(lock_);
+    list = head_;
+    head_ = tail_ = nullptr;
+  }
+  while (list) {
+    detail::waiter* next = list->next;
+    list->sel->complete();
+    list = next;
+  }
 }
 
 }  // namespace gopp
