@@ -154,13 +154,23 @@ void mutex::unlock() {
 namespace detail {
 
 void sema::acquire(wait_reason reason) {
+  for (int i = 0; i < 100; ++i) {
+    if (count_.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard lock(lock_);
+      if (const std::uint32_t c = count_.load(std::memory_order_relaxed); c > 0) {
+        count_.store(c - 1, std::memory_order_relaxed);
+        return;
+      }
+    }
+    GOPP_CPU_RELAX();
+  }
   select_state sel(current_parker());
   waiter w;
   w.sel = &sel;
   {
     std::lock_guard lock(lock_);
-    if (count_ > 0) {
-      --count_;
+    if (const std::uint32_t c = count_.load(std::memory_order_relaxed); c > 0) {
+      count_.store(c - 1, std::memory_order_relaxed);
       return;
     }
     if (tail_) {
@@ -187,7 +197,7 @@ void sema::release(std::uint32_t n) noexcept {
       last = &w->next;
       --n;
     }
-    count_ += n;
+    count_.store(count_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   while (woken) {
     waiter* next = woken->next;  // read first: the waiter may be gone once completed

@@ -5,8 +5,13 @@
 // Invariants (all under lock_): count_ > 0 only while no waiter is queued; release(n) first hands
 // permits to queued waiters in arrival order (unlinked under the lock, completed after it, so no
 // park or unpark is done while holding the spinlock), and banks the rest.
+// acquire() first spins a short while, peeking at count_ without the lock (only a hint: the
+// permit is taken under lock_), since rw_mutex's critical sections are usually far shorter than a
+// park and unpark: the writer waiting for the last reader, or a reader waiting for a writer
+// running on another thread, usually gets its permit within a few hundred nanoseconds.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "gopp/detail/park.hpp"
@@ -28,8 +33,8 @@ class sema {
 
  private:
   spinlock lock_;
-  std::uint32_t count_ = 0;  // banked permits, guarded by lock_
-  waiter* head_ = nullptr;   // FIFO of parked acquirers, guarded by lock_
+  std::atomic<std::uint32_t> count_{0};  // banked permits; written under lock_, peeked without
+  waiter* head_ = nullptr;               // FIFO of parked acquirers, guarded by lock_
   waiter* tail_ = nullptr;
 };
 
