@@ -5,10 +5,10 @@
 // Invariants (all under lock_): count_ > 0 only while no waiter is queued; release(n) first hands
 // permits to queued waiters in arrival order (unlinked under the lock, completed after it, so no
 // park or unpark is done while holding the spinlock), and banks the rest.
-// acquire() first spins a short while, peeking at count_ without the lock (only a hint: the
-// permit is taken under lock_), since rw_mutex's critical sections are usually far shorter than a
-// park and unpark: the writer waiting for the last reader, or a reader waiting for a writer
-// running on another thread, usually gets its permit within a few hundred nanoseconds.
+// acquire() first looks for a permit a few times before parking, peeking at count_ without the
+// lock (only a hint: the permit is taken under lock_): a goroutine yields between looks (the
+// party it waits for is often queued on its own thread), a plain thread spins. rw_mutex's
+// critical sections are far shorter than a park and unpark.
 #pragma once
 
 #include <atomic>
