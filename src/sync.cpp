@@ -161,7 +161,7 @@ void sema::acquire(wait_reason reason) {
   // time slice for nothing (B13 went bimodal, 30 or 1,000 ns per op, with a 100-pause spin). A
   // plain thread spins briefly: the other party runs elsewhere.
   const bool goroutine = in_goroutine();
-  for (int i = 0; i < (goroutine ? 16 : 100); ++i) {
+  for (int i = 0; i < (goroutine ? 32 : 100); ++i) {
     if (count_.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lock(lock_);
       if (const std::uint32_t c = count_.load(std::memory_order_relaxed); c > 0) {
