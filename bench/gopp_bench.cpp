@@ -292,6 +292,58 @@ void mutex_contended(int per) {
   check(counter == long{goroutines} * per, "mutex: lost increments");
 }
 
+// B13: 8 readers and 1 writer on one rw_mutex, 90% reads: of `total` operations, 9/10 are reads
+// split evenly over the readers and 1/10 writes by the writer.
+void rwmutex(int total) {
+  gopp::rw_mutex mu;
+  long value = 0;
+  const int writes = total / 10;
+  const int per_reader = (total - writes) / 8;
+  std::atomic<long> sink{0};
+  gopp::wait_group wg;
+  wg.add(9);
+  for (int r = 0; r < 8; ++r) {
+    gopp::go([&] {
+      long sum = 0;
+      for (int i = 0; i < per_reader; ++i) {
+        mu.lock_shared();
+        sum += value;
+        mu.unlock_shared();
+      }
+      sink += sum;
+      wg.done();
+    });
+  }
+  gopp::go([&] {
+    for (int i = 0; i < writes; ++i) {
+      mu.lock();
+      ++value;
+      mu.unlock();
+    }
+    wg.done();
+  });
+  wg.wait();
+  check(value == writes, "rwmutex: lost writes");
+}
+
+// B15: 4 goroutines x n acquire(1)/release(1) pairs on a weighted semaphore of size 2.
+void semaphore_pairs(int n) {
+  gopp::semaphore sem(2);
+  const gopp::context ctx = gopp::background();
+  gopp::wait_group wg;
+  wg.add(4);
+  for (int g = 0; g < 4; ++g) {
+    gopp::go([&] {
+      for (int i = 0; i < n; ++i) {
+        check(!sem.acquire(ctx, 1), "semaphore: acquire failed");
+        sem.release(1);
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+}
+
 // Warm-up and timed run of body, both inside one goroutine.
 template <class F>
 std::chrono::nanoseconds timed_as_main(F body) {
@@ -360,6 +412,16 @@ const bench::benchmark benchmarks[] = {
      [](const bench::options& o) {
        int per = o.sized(1'000'000);
        return bench::ns_per("ns_per_op", timed_as_main([&] { mutex_contended(per); }), 4 * per);
+     }},
+    {"B13", "rwmutex",
+     [](const bench::options& o) {
+       int n = o.sized(4'000'000);
+       return bench::ns_per("ns_per_op", timed_as_main([&] { rwmutex(n); }), n);
+     }},
+    {"B15", "semaphore",
+     [](const bench::options& o) {
+       int per = o.sized(1'000'000);
+       return bench::ns_per("ns_per_op", timed_as_main([&] { semaphore_pairs(per); }), 4 * per);
      }},
 };
 

@@ -1,7 +1,9 @@
 // Command goppbench is Go's side of gopp's benchmark set (bench/README.md):
-// B1..B8 and B11 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
-// B1..B8 and B14 written the way a Go programmer writes them, so that gopp-bench and the C++ peers
-// have a reference to be compared with.
+// B1..B8 and B11..B15 written the way a Go programmer writes them, so that gopp-bench and
+// the C++ peers have a reference to be compared with. B15 uses the real
+// golang.org/x/sync/semaphore: bench/compare builds this program in GOPATH mode
+// (GO111MODULE=off) against Debian's golang-golang-x-sync-dev under /usr/share/gocode, since
+// the machine has no module proxy.
 //
 // Output, one line per benchmark: `<ID> <name> <metric>=<value> ...`.
 // Flags: --quick divides every size by 10; --only B3 runs one benchmark. Without --only every
@@ -12,6 +14,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -21,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // scale is 1, or 10 under --quick: every size is divided by it.
@@ -292,6 +297,62 @@ func wakeLatency(trials int) string {
 	return fmt.Sprintf("p50_us=%.1f p99_us=%.1f max_us=%.1f", pct(0.5), pct(0.99), us[len(us)-1])
 }
 
+// B13: 8 readers and 1 writer on one RWMutex, 90% reads: of total operations, 9/10 are reads
+// split evenly over the readers and 1/10 writes by the writer.
+func rwMutex(total int) {
+	var mu sync.RWMutex
+	value := 0
+	writes := total / 10
+	perReader := (total - writes) / 8
+	var sink int64
+	var wg sync.WaitGroup
+	wg.Add(9)
+	for r := 0; r < 8; r++ {
+		go func() {
+			defer wg.Done()
+			sum := 0
+			for i := 0; i < perReader; i++ {
+				mu.RLock()
+				sum += value
+				mu.RUnlock()
+			}
+			atomic.AddInt64(&sink, int64(sum))
+		}()
+	}
+	go func() {
+		defer wg.Done()
+		for i := 0; i < writes; i++ {
+			mu.Lock()
+			value++
+			mu.Unlock()
+		}
+	}()
+	wg.Wait()
+	if value != writes {
+		panic("rwmutex: lost writes")
+	}
+}
+
+// B15: 4 goroutines x n Acquire(1)/Release(1) pairs on a semaphore.Weighted of size 2.
+func semaphorePairs(n int) {
+	sem := semaphore.NewWeighted(2)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Add(4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				if err := sem.Acquire(ctx, 1); err != nil {
+					panic(err)
+				}
+				sem.Release(1)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func timed(body func()) time.Duration {
 	body()
 	start := time.Now()
@@ -405,6 +466,14 @@ func benchmarks() []benchmark {
 		{"B12", "mutex", func() string {
 			per := sized(1_000_000)
 			return "ns_per_op=" + nsPer(timed(func() { mutexContended(per) }), 4*per)
+		}},
+		{"B13", "rwmutex", func() string {
+			n := sized(4_000_000)
+			return "ns_per_op=" + nsPer(timed(func() { rwMutex(n) }), n)
+		}},
+		{"B15", "semaphore", func() string {
+			per := sized(1_000_000)
+			return "ns_per_op=" + nsPer(timed(func() { semaphorePairs(per) }), 4*per)
 		}},
 	}
 }

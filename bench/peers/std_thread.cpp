@@ -300,6 +300,51 @@ void seed_sequential(std::chrono::nanoseconds d) {
   check(sum == 30, "seed: wrong sum");
 }
 
+// B13: 8 reader threads and 1 writer thread on one std::shared_mutex, 90% reads.
+void rwmutex(int total) {
+  std::shared_mutex mu;
+  long value = 0;
+  const int writes = total / 10;
+  const int per_reader = (total - writes) / 8;
+  std::atomic<long> sink{0};
+  std::vector<std::thread> ts;
+  for (int r = 0; r < 8; ++r) {
+    ts.emplace_back([&] {
+      long sum = 0;
+      for (int i = 0; i < per_reader; ++i) {
+        mu.lock_shared();
+        sum += value;
+        mu.unlock_shared();
+      }
+      sink += sum;
+    });
+  }
+  ts.emplace_back([&] {
+    for (int i = 0; i < writes; ++i) {
+      mu.lock();
+      ++value;
+      mu.unlock();
+    }
+  });
+  for (auto& t : ts) t.join();
+  check(value == writes, "rwmutex: lost writes");
+}
+
+// B15: 4 threads x n acquire/release pairs on a std::counting_semaphore of 2.
+void semaphore_pairs(int n) {
+  std::counting_semaphore<2> sem(2);
+  std::vector<std::thread> ts;
+  for (int g = 0; g < 4; ++g) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < n; ++i) {
+        sem.acquire();
+        sem.release();
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+}
+
 const bench::benchmark benchmarks[] = {
     {"B1", "pingpong",
      [](const bench::options& o) {
@@ -366,6 +411,16 @@ const bench::benchmark benchmarks[] = {
      [](const bench::options& o) {
        int per = o.sized(1'000'000);
        return bench::ns_per("ns_per_op", bench::timed([&] { mutex_contended(per); }), 4 * per);
+     }},
+    {"B13", "rwmutex",
+     [](const bench::options& o) {
+       int n = o.sized(4'000'000);
+       return bench::ns_per("ns_per_op", bench::timed([&] { rwmutex(n); }), n);
+     }},
+    {"B15", "semaphore",
+     [](const bench::options& o) {
+       int per = o.sized(1'000'000);
+       return bench::ns_per("ns_per_op", bench::timed([&] { semaphore_pairs(per); }), 4 * per);
      }},
 };
 

@@ -1,4 +1,5 @@
-// gopp/sync.hpp: wait_group, mutex, once. Go: sync.WaitGroup, sync.Mutex, sync.Once.
+// gopp/sync.hpp: wait_group, mutex, rw_mutex, cond, once. Go: sync.WaitGroup, sync.Mutex,
+// sync.RWMutex, sync.Cond, sync.Once.
 //
 //   gopp::wait_group wg;
 //   for (int i = 0; i < 3; ++i) {
@@ -9,6 +10,14 @@
 //
 //   gopp::mutex mu;
 //   { std::lock_guard lock(mu); ++shared; }   // fiber-aware: a waiting goroutine parks
+//
+//   gopp::rw_mutex rw;                         // a read-mostly cache
+//   { std::shared_lock r(rw); hit = cache.find(k); }     // many readers at once
+//   { std::unique_lock w(rw); cache[k] = v; }            // one writer, no reader
+//
+//   gopp::cond ready(mu);                      // Go: sync.NewCond(&mu)
+//   { std::unique_lock l(mu); while (!done) ready.wait(); }   // waiter
+//   { std::lock_guard l(mu); done = true; } ready.broadcast();  // waker
 //
 // Contracts:
 //   - wait_group: done() happens-before the wait() it releases returns. A counter that goes
@@ -31,6 +40,26 @@
 //     goes back to normal mode when a waiter that waited less than 1 ms, or the last waiter, gets
 //     it. So no waiter waits for ever, and under contention the mutex keeps passing among
 //     running lockers instead of paying a wake-up per hand-over (a lock convoy).
+//   - rw_mutex: Go's RWMutex algorithm (writer preference). Lockable for writers (lock, try_lock,
+//     unlock) and SharedLockable for readers (lock_shared, try_lock_shared, unlock_shared), so
+//     std::unique_lock and std::shared_lock work. Writers exclude each other through a gopp::mutex;
+//     a writer that has announced itself makes every later lock_shared() wait, so a steady stream
+//     of readers cannot starve it, and when it unlocks, the readers that queued behind it all get
+//     in before the next writer. So, as in Go, recursive read locking deadlocks: a reader that
+//     calls lock_shared() again while a writer waits blocks behind that writer, which waits for
+//     the first read lock. An unlock happens-before every later lock or lock_shared that succeeds;
+//     an unlock_shared happens-before the lock that follows it. Either lock may be released by
+//     another goroutine or thread than the one that took it. Misuse is fatal, with Go's words:
+//     "fatal error: sync: RUnlock of unlocked RWMutex", "fatal error: sync: Unlock of unlocked
+//     RWMutex".
+//   - cond: Go's Cond over a gopp::mutex. wait() must be called with the mutex held: it queues the
+//     caller, unlocks, parks, and locks again before returning. signal() wakes the waiter that has
+//     queued longest, broadcast() every queued waiter (Go's notify list: FIFO). A wait() that has
+//     queued (under the mutex) is woken by any signal() that comes after it, even one that runs
+//     before it has parked. As in Go, there are no spurious wake-ups, but the condition may have
+//     changed again before the woken waiter locks: wait in a loop. signal() and broadcast() need
+//     not hold the mutex. A wait() with the mutex unlocked is the mutex's fatal "unlock of unlocked
+//     mutex".
 //   - once: call(f) runs f exactly once among all callers; every caller returns after it has
 //     finished. As Go's Once.Do, the once is done even if f throws: the exception reaches that
 //     first caller, and later calls do nothing.
@@ -42,6 +71,7 @@
 #include <functional>
 #include <utility>
 
+#include "gopp/detail/sema.hpp"
 #include "gopp/detail/spinlock.hpp"
 #include "gopp/detail/waiter.hpp"
 
@@ -108,6 +138,75 @@ class mutex {
   detail::waiter* head_ = nullptr;  // guarded by queue_lock_
   detail::waiter* tail_ = nullptr;
   std::uint32_t tokens_ = 0;
+};
+
+// Go: sync.RWMutex.
+class rw_mutex {
+ public:
+  rw_mutex() = default;
+  rw_mutex(const rw_mutex&) = delete;
+  rw_mutex& operator=(const rw_mutex&) = delete;
+
+  // Go: rw.Lock(). Waits for the writer before it, then for the readers inside.
+  void lock();
+  // Go: rw.TryLock(). Takes the write lock only if nobody holds either lock.
+  bool try_lock() noexcept;
+  // Go: rw.Unlock(). Lets in the readers that waited for this writer, then the next writer.
+  void unlock();
+
+  // Go: rw.RLock(). Waits only while a writer holds the lock or waits for it.
+  void lock_shared() {
+    if (reader_count_.fetch_add(1, std::memory_order_acquire) < 0) {
+      reader_sem_.acquire(detail::wait_reason::mutex);  // a writer is pending: wait for its unlock
+    }
+  }
+  // Go: rw.TryRLock().
+  bool try_lock_shared() noexcept {
+    std::int32_t c = reader_count_.load(std::memory_order_relaxed);
+    while (c >= 0) {
+      if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) return true;
+    }
+    return false;
+  }
+  // Go: rw.RUnlock().
+  void unlock_shared() {
+    const std::int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
+    if (r < 0) unlock_shared_slow(r);
+  }
+
+ private:
+  // Go's rwmutexMaxReaders: a writer subtracts it from reader_count_ to announce itself.
+  static constexpr std::int32_t max_readers = 1 << 30;
+  void unlock_shared_slow(std::int32_t r);
+
+  mutex writer_;                               // held by the writer, and by one waiting for readers
+  std::atomic<std::int32_t> reader_count_{0};  // readers in (or waiting, minus max_readers)
+  std::atomic<std::int32_t> reader_wait_{0};   // readers the pending writer still waits for
+  detail::sema writer_sem_;                    // the pending writer parks here
+  detail::sema reader_sem_;                    // readers that came after a pending writer park here
+};
+
+// Go: sync.Cond (sync.NewCond(&mu)).
+class cond {
+ public:
+  explicit cond(mutex& m) noexcept : mu_(&m) {}
+  cond(const cond&) = delete;
+  cond& operator=(const cond&) = delete;
+
+  // Go: c.L.
+  mutex& locker() const noexcept { return *mu_; }
+  // Go: c.Wait(). Called with locker() held; returns with it held again.
+  void wait();
+  // Go: c.Signal(). Wakes the longest-waiting wait(), if any.
+  void signal() noexcept;
+  // Go: c.Broadcast(). Wakes every waiting wait().
+  void broadcast() noexcept;
+
+ private:
+  mutex* mu_;
+  detail::spinlock lock_;
+  detail::waiter* head_ = nullptr;  // FIFO of queued waits, guarded by lock_
+  detail::waiter* tail_ = nullptr;
 };
 
 // Go: sync.Once.

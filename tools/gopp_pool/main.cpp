@@ -25,6 +25,7 @@
 #include "gopp/duration.hpp"
 #include "gopp/go.hpp"
 #include "gopp/log.hpp"
+#include "gopp/rate.hpp"
 #include "gopp/select.hpp"
 #include "gopp/time.hpp"
 #include "options.hpp"
@@ -64,7 +65,13 @@ nanoseconds run_jobs(const gopp_pool::options& o, int workers, const char* label
   gopp::chan<int> jobs(o.jobs);  // buffered to hold every job, as in the seed
   gopp::chan<int> results(o.jobs);
   for (int w = 1; w <= workers; w++) gopp::go(worker, w, jobs, results, settings);
-  for (int j = 1; j <= o.jobs; j++) jobs.send(j);
+  // --rate: the feeder takes a token before each job (burst 1: evenly spaced).
+  std::optional<gopp::rate::limiter> limit;
+  if (o.rate > 0) limit.emplace(o.rate, 1);
+  for (int j = 1; j <= o.jobs; j++) {
+    if (limit) (void)limit->wait(gopp::background());  // background never ends: cannot fail
+    jobs.send(j);
+  }
   jobs.close();
 
   if (!bar.enabled()) {

@@ -3,6 +3,7 @@
 #include "options.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <system_error>
@@ -47,6 +48,18 @@ std::chrono::nanoseconds parse_job_time(std::string_view value) {
   return d;
 }
 
+// A rate in jobs per second: a decimal number, 0 (no limit) or more.
+double parse_rate(std::string_view value) {
+  double r = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), r);
+  if (ec == std::errc::result_out_of_range) invalid_value("rate", value, "out of range");
+  if (ec != std::errc{} || end != value.data() + value.size() || !std::isfinite(r)) {
+    invalid_value("rate", value, "not a number");
+  }
+  if (r < 0) invalid_value("rate", value, "must not be negative");
+  return r;
+}
+
 run_mode parse_mode(std::string_view value) {
   if (value == "pool") return run_mode::pool;
   if (value == "sequential") return run_mode::sequential;
@@ -85,7 +98,8 @@ options parse_options(int argc, const char* const* argv) {
       (name == "quiet" ? o.quiet : o.progress) = true;
       continue;
     }
-    if (name != "jobs" && name != "workers" && name != "job-time" && name != "mode") {
+    if (name != "jobs" && name != "workers" && name != "job-time" && name != "mode" &&
+        name != "rate") {
       throw usage_error("flag provided but not defined: " + std::string(arg));
     }
     // A flag with a value: "--name=value" or "--name value".
@@ -103,6 +117,8 @@ options parse_options(int argc, const char* const* argv) {
       o.workers = parse_count(name, value);
     } else if (name == "job-time") {
       o.job_time = parse_job_time(value);
+    } else if (name == "rate") {
+      o.rate = parse_rate(value);
     } else {
       o.mode = parse_mode(value);
     }
@@ -112,7 +128,7 @@ options parse_options(int argc, const char* const* argv) {
 
 std::string_view usage_line() {
   return "usage: gopp-pool [--jobs N] [--workers W] [--job-time DURATION] "
-         "[--mode pool|sequential|both] [--quiet] [--progress] [--help]";
+         "[--mode pool|sequential|both] [--rate R] [--quiet] [--progress] [--help]";
 }
 
 std::string help_text() {
@@ -126,6 +142,8 @@ and logs both times and the speed-up.
   --workers W          worker goroutines in the pool (default 3)
   --job-time DURATION  how long each job takes, in Go's syntax: 1s, 250ms, 1.5s (default 1s)
   --mode MODE          pool, sequential or both (default both)
+  --rate R             hand out at most R jobs per second, through gopp::rate::limiter (a
+                       decimal number, e.g. 2 or 0.5; default 0: no limit)
   --quiet              no "worker .. started/finished job .." lines
   --progress           show a progress bar on standard error when it is a terminal
   --help, -h           show this help

@@ -27,7 +27,8 @@ struct options {
   int workers = 3;                                              // --workers W (at least 1)
   std::chrono::nanoseconds job_time = std::chrono::seconds(1);  // --job-time DURATION (>= 0)
   run_mode mode = run_mode::both;                               // --mode pool|sequential|both
-  bool quiet = false;                                           // --quiet: no per-job lines
+  double rate = 0;        // --rate R: jobs handed out per second (rate::limiter); 0: no limit
+  bool quiet = false;     // --quiet: no per-job lines
   bool progress = false;  // --progress: bar on a terminal's stderr
   bool help = false;      // --help, -h
 };

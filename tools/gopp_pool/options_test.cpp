@@ -166,13 +166,25 @@ TEST(GoppPoolOptions, PositionalArgumentsAreRejected) {
   EXPECT_EQ(error_of({"-"}), "unexpected argument: -");
 }
 
+TEST(GoppPoolOptions, RateTakesJobsPerSecond) {
+  EXPECT_EQ(parse({}).rate, 0);  // no limit by default
+  EXPECT_EQ(parse({"--rate", "2"}).rate, 2);
+  EXPECT_EQ(parse({"-rate=0.5"}).rate, 0.5);
+  EXPECT_EQ(parse({"--rate", "0"}).rate, 0);
+  EXPECT_EQ(error_of({"--rate"}), "flag needs an argument: --rate");
+  EXPECT_EQ(error_of({"--rate", "fast"}), "invalid value \"fast\" for flag --rate: not a number");
+  EXPECT_EQ(error_of({"--rate", "2/s"}), "invalid value \"2/s\" for flag --rate: not a number");
+  EXPECT_EQ(error_of({"--rate", "inf"}), "invalid value \"inf\" for flag --rate: not a number");
+  EXPECT_EQ(error_of({"--rate=-1"}), "invalid value \"-1\" for flag --rate: must not be negative");
+}
+
 TEST(GoppPoolOptions, UsageAndHelpNameEveryFlag) {
   const std::string usage(gopp_pool::usage_line());
   const std::string help = gopp_pool::help_text();
   EXPECT_EQ(usage.rfind("usage: gopp-pool ", 0), 0u);
   EXPECT_EQ(help.rfind(usage, 0), 0u);
-  for (const char* flag :
-       {"--jobs", "--workers", "--job-time", "--mode", "--quiet", "--progress", "--help"}) {
+  for (const char* flag : {"--jobs", "--workers", "--job-time", "--mode", "--rate", "--quiet",
+                           "--progress", "--help"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
