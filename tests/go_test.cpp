@@ -67,6 +67,19 @@ TEST_F(Go, GoWithAWaitGroupCountsTheGoroutineUntilItEnds) {
   EXPECT_EQ(finished.load(), 10);
 }
 
+TEST_F(Go, TheWaitGroupMemberGoIsTheSameAsGoWithTheWaitGroup) {
+  gopp::wait_group wg;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 10; ++i) {
+    wg.go([&finished] {
+      gopp::sleep_for(1ms);
+      ++finished;
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(finished.load(), 10);
+}
+
 TEST_F(Go, GoWithAWaitGroupWorksFromAGoroutineAndTakesMoveOnlyCallables) {
   gopp::wait_group wg;
   auto box = std::make_unique<int>(7);

@@ -74,6 +74,7 @@
 #include "gopp/detail/sema.hpp"
 #include "gopp/detail/spinlock.hpp"
 #include "gopp/detail/waiter.hpp"
+#include "gopp/go.hpp"
 
 namespace gopp {
 
@@ -87,6 +88,12 @@ class wait_group {
   void add(std::ptrdiff_t n = 1);
   void done() { add(-1); }
   void wait();
+  // Go 1.25: wg.Go(f). add(1), then f() as a goroutine that calls done() when f returns: the
+  // same as gopp::go(wg, f) (go.hpp), which says what happens when the goroutine cannot start.
+  template <class F>
+  void go(F&& f) {
+    ::gopp::go(*this, std::forward<F>(f));
+  }
 
  private:
   // Go's packing: the counter in the high 32 bits, waiters in the low 32, so a done() that takes
