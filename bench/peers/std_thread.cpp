@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +24,8 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <semaphore>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
