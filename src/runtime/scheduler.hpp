@@ -30,9 +30,9 @@
 //     own core (ping-pong, a select draining producers, a pipeline whose steps are tiny), and a
 //     waker that computes on loses it to the idle core after 20 us instead of stranding it until
 //     it blocks.
-//   - A spinner looks (every ~2 us) for up to `spin_for` (100 us) before it sleeps: while one
+//   - A spinner looks (every ~16 us) for up to `spin_for` (200 us) before it sleeps: while one
 //     spins, ready() wakes nobody, so a program that readies goroutines all the time pays one
-//     wake-up per 100 us, not one per hand-off.
+//     wake-up per 200 us, not one per hand-off.
 //   Invariant: a goroutine made runnable while a worker is idle waits at most steal_after plus
 //   one wake-up (or, missed by the pre-check, one monitor period) while its worker runs something
 //   else. Measured on (2 cores): B11 wake latency (send, then 20 ms of computing): p50 from
