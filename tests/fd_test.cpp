@@ -99,6 +99,17 @@ TEST(FdWatch, OneOffWaitsFromAGoroutineAndFromAThread) {
   EXPECT_EQ(gopp::wait_readable(q.r, clock_type::now() + 20ms), gopp::fd_wait::timeout);
 }
 
+TEST(FdWatch, ASecondWaitInTheSameDirectionIsRefused) {
+  pipe_fds p;
+  gopp::fd_watch watch(p.r);
+  gopp::chan<gopp::fd_wait> first(1);
+  gopp::go([&] { first.send(watch.wait_readable()); });
+  std::this_thread::sleep_for(20ms);  // the first wait is parked by now
+  EXPECT_THROW(watch.wait_readable(), std::logic_error);
+  ASSERT_EQ(::write(p.w, "x", 1), 1);
+  EXPECT_EQ(*first.recv(), gopp::fd_wait::ready);  // the first wait was left alone
+}
+
 TEST(FdWatch, ARegularFileCannotBeWatched) {
   std::FILE* f = std::tmpfile();
   ASSERT_NE(f, nullptr);

@@ -22,7 +22,8 @@
 //   - A wait may return `ready` when the descriptor is not ready any more (another reader took
 //     the data, or an old event): call the library again and wait again on EAGAIN, as every
 //     event loop does.
-//   - One waiter per direction at a time (a reader and a writer may wait at once).
+//   - One waiter per direction at a time (a reader and a writer may wait at once): a second
+//     wait in a direction that has one throws std::logic_error (Go's "double wait").
 //   - close() wakes the waiters with fd_wait::closed; later waits return closed. Destroy the
 //     watch only once no wait is in progress on it.
 //   - The descriptor must stay open while the watch exists: destroy the watch, then close it.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
 #include <system_error>
 
 #include "gopp/detail/park.hpp"
@@ -223,9 +224,10 @@ poll_status wait(poll_desc* pd, io_mode mode) {
     } else if (v == slot_empty) {
       if (slot.compare_exchange_strong(v, mine, std::memory_order_seq_cst)) break;
     } else {
-      // Another party waits in this mode: callers serialise their readers (and writers), so only
-      // a misuse gets here. Let it retry its I/O call rather than overwrite the other's parker.
-      return poll_status::ready;
+      // Another party waits in this mode. poll_fd serialises its readers (and writers), so only
+      // two fd_watch waits in one direction get here: refuse the second, as Go's "double wait",
+      // rather than overwrite the first's parker or spin.
+      throw std::logic_error("gopp: two waits for the same descriptor in the same direction");
     }
   }
   if (!(current_goroutine() != nullptr)) scheduler::instance().ensure_poller();

@@ -67,7 +67,8 @@ void close(poll_desc* pd) noexcept;
 poll_status check(const poll_desc* pd, io_mode mode) noexcept;
 // After EAGAIN: parks the caller (a goroutine or a plain thread) until the fd may be ready for
 // `mode` (read or write, not both), the deadline passes, or the descriptor is evicted. One
-// reader and one writer at a time (callers serialise readers among themselves, and writers).
+// reader and one writer at a time (callers serialise readers among themselves, and writers); a
+// second wait in a direction that already has one throws std::logic_error.
 poll_status wait(poll_desc* pd, io_mode mode);
 
 // Sets the deadline of reads, writes or both. clock::time_point::max() (or {}): none. A time
