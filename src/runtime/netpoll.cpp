@@ -280,7 +280,9 @@ std::size_t open_count() noexcept {
 }
 
 bool active() noexcept {
-  return state().active.load(std::memory_order_relaxed);
+  // Acquire: pairs with open()'s exchange, so whoever sees `active` then polls sees the
+  // backend's descriptors that init() wrote (TSan saw the relaxed load race with them).
+  return state().active.load(std::memory_order_acquire);
 }
 
 std::size_t poll(int delay_ms) {
