@@ -160,4 +160,252 @@ TEST(Dist, MalformedEntriesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
   EXPECT_NE(reasons.find("malformed payload"), std::string::npos) << reasons;
 }
 
+// A worker process (tests/dist_worker_helper.cpp), killed, stopped or terminated by a test.
+class worker_process {
+ public:
+  worker_process(const gopp_test::redis_server& s, const std::string& queue, int goroutines,
+                 int lease_ms, int job_ms, long long poison = -1) {
+    args_ = {GOPP_DIST_WORKER_BIN,
+             s.url(),
+             queue,
+             std::to_string(goroutines),
+             std::to_string(lease_ms),
+             std::to_string(job_ms),
+             std::to_string(poison)};
+    start();
+  }
+  ~worker_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait();
+    }
+  }
+  void start() {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = fds[0];
+    EXPECT_EQ(read_line(), "ready");
+  }
+  std::string read_line() {
+    std::string line;
+    char ch;
+    while (::read(out_, &ch, 1) == 1 && ch != '\n') line += ch;
+    return line;
+  }
+  void signal(int sig) { ::kill(pid_, sig); }
+  // Waits for the process; its wait status.
+  int wait() {
+    int st = 0;
+    if (pid_ > 0) ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    if (out_ >= 0) ::close(out_);
+    out_ = -1;
+    return st;
+  }
+  // True (and reaped) if it has exited.
+  bool exited() {
+    int st = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      ::close(out_);
+      out_ = -1;
+      return true;
+    }
+    return pid_ <= 0;
+  }
+
+ private:
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
+// The producer's side of a fault test: n jobs (values 0..n-1) submitted, results counted.
+struct run_of_jobs {
+  dist::client<long long, long long> client;
+  std::vector<dist::future<long long>> futures;
+  std::vector<std::string> ids;
+
+  run_of_jobs(const dist::options& o, int n) : client(o) {
+    for (int i = 0; i < n; ++i) futures.push_back(client.submit(i));
+  }
+  std::uint64_t results() const { return client.stats().results; }
+  // Waits (bounded) until `k` results are in.
+  bool wait_results(std::uint64_t k, std::chrono::seconds limit) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (results() < k) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+};
+
+// The checks every fault test makes at the producer: one result per job (the futures: each is
+// completed once, and the client counts later copies as duplicates), every id executed at least
+// once (the helpers count executions in test:<queue>:exec), extra executions within `bound`,
+// nothing dead-lettered except `poison`. Returns the number of extra executions.
+std::uint64_t check_run(const gopp_test::redis_server& s, const dist::options& o, run_of_jobs& run,
+                        std::uint64_t bound, long long poison = -1) {
+  const std::size_t n = run.futures.size();
+  EXPECT_TRUE(run.wait_results(n, 90s)) << run.results() << " of " << n << " results";
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!run.futures[i].ready()) continue;
+    if (static_cast<long long>(i) == poison) {
+      EXPECT_THROW(run.futures[i].get(), dist::job_failed);
+      ++failed;
+    } else {
+      EXPECT_EQ(run.futures[i].get(), static_cast<long long>(i * i));
+    }
+  }
+  EXPECT_EQ(failed, poison >= 0 ? 1u : 0u);
+  auto r = raw(s);
+  auto exec = r.call({"HGETALL", "test:" + o.queue + ":exec"});
+  std::uint64_t extra = 0;
+  for (std::size_t i = 1; i < exec.elements.size(); i += 2) {
+    extra += static_cast<std::uint64_t>(exec.elements[i].as_integer()) - 1;
+  }
+  EXPECT_EQ(exec.elements.size() / 2, n) << "every id executed at least once";
+  EXPECT_LE(extra, bound) << "duplicate executions";
+  EXPECT_EQ(dist::inspect(o).dead, poison >= 0 ? 1u : 0u);
+  return extra;
+}
+
+int scaled_jobs(int n) {
+  return gopp_test::under_sanitizer ? n / 10 : n;
+}
+
+TEST(DistFaults, Kill9OfAWorkerProcessWithJobsInFlight) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "kill9");
+  o.lease = 1s;
+  const int n = scaled_jobs(10000);
+  worker_process a(server, o.queue, 8, 1000, 1), b(server, o.queue, 8, 1000, 1);
+  run_of_jobs run(o, n);
+  ASSERT_TRUE(run.wait_results(static_cast<std::uint64_t>(n) / 3, 60s));
+  a.signal(SIGKILL);
+  a.wait();
+  const auto extra = check_run(server, o, run, 64);
+  std::printf("kill -9 worker: %d jobs, %llu extra executions, %llu duplicate results dropped\n", n,
+              static_cast<unsigned long long>(extra),
+              static_cast<unsigned long long>(run.client.stats().duplicates));
+}
+
+TEST(DistFaults, SigtermDrainsInFlightJobsAndTheRestGoElsewhereAtOnce) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "drain");
+  o.lease = 30s;  // a job left pending would wait 30 s: the test would time out
+  worker_process a(server, o.queue, 4, 30000, 200), b(server, o.queue, 4, 30000, 200);
+  const auto t0 = std::chrono::steady_clock::now();
+  run_of_jobs run(o, 40);
+  ASSERT_TRUE(run.wait_results(4, 30s));
+  a.signal(SIGTERM);
+  EXPECT_EQ(a.read_line().rfind("drained", 0), 0u);
+  const int st = a.wait();
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  check_run(server, o, run, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+}
+
+TEST(DistFaults, SigstopPastTheLeaseThenSigcontLateCompletionsAreStale) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "stop");
+  o.lease = 1s;
+  worker_process a(server, o.queue, 4, 1000, 4000);
+  run_of_jobs run(o, 4);
+  auto r = raw(server);
+  // Until a holds all four.
+  for (int i = 0; i < 200 && r.call({"HLEN", "test:stop:exec"}).as_integer() < 4; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  a.signal(SIGSTOP);
+  worker_process b(server, o.queue, 8, 1000, 4000);
+  std::this_thread::sleep_for(2500ms);
+  a.signal(SIGCONT);
+  const auto extra = check_run(server, o, run, 4);
+  EXPECT_EQ(extra, 4u);  // each job ran on a, then again on b
+  std::uint64_t lost = 0;
+  for (int i = 0; i < 300 && lost == 0; ++i) {
+    auto v = r.call({"GET", "test:stop:lost"});
+    lost = v.is_nil() ? 0 : static_cast<std::uint64_t>(v.as_integer());
+    if (lost == 0) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GE(lost, 1u) << "a's job contexts saw the lost lease";
+  EXPECT_EQ(run.client.stats().duplicates, 0u) << "a's late completions were dropped as stale";
+}
+
+TEST(DistFaults, Kill9OfRedisWithAofAlwaysAndARestartEverybodyResumes) {
+  gopp_test::redis_server server({.appendfsync = "always"});
+  auto o = options_for(server, "redis9");
+  o.result_timeout = 15s;
+  const int n = scaled_jobs(2000);
+  worker_process a(server, o.queue, 8, 2000, 2), b(server, o.queue, 8, 2000, 2);
+  run_of_jobs run(o, n);
+  ASSERT_TRUE(run.wait_results(static_cast<std::uint64_t>(n) / 4, 60s));
+  server.kill9();
+  std::this_thread::sleep_for(1s);
+  server.start();
+  check_run(server, o, run, 64);
+}
+
+TEST(DistFaults, ClientPauseAndClientKillTheyReconnectNothingLost) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "pause");
+  const int n = scaled_jobs(2000);
+  worker_process a(server, o.queue, 8, 2000, 2);
+  run_of_jobs run(o, n);
+  ASSERT_TRUE(run.wait_results(static_cast<std::uint64_t>(n) / 4, 60s));
+  auto r = raw(server);
+  r.call({"CLIENT", "PAUSE", "2000", "ALL"});
+  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(run.wait_results(static_cast<std::uint64_t>(n) / 2, 60s));
+  r.call({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  check_run(server, o, run, 64);
+}
+
+TEST(DistFaults, APoisonJobIsDeadLetteredAfterMaxDeliveriesTheRestComplete) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "poison");
+  o.lease = 500ms;
+  const long long poison = 13;
+  // One goroutine each: a crash takes only the poison job with it.
+  worker_process a(server, o.queue, 1, 500, 1, poison), b(server, o.queue, 1, 500, 1, poison);
+  run_of_jobs run(o, 50);
+  // The supervisor: restart a worker whenever it died.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  int restarts = 0;
+  while (run.results() < 50 && std::chrono::steady_clock::now() < until) {
+    for (worker_process* w : {&a, &b}) {
+      if (w->exited()) {
+        w->start();
+        ++restarts;
+      }
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  check_run(server, o, run, 0 + 2, poison);  // the poison job ran 3 times: 2 extra
+  EXPECT_EQ(restarts, 3);
+  auto r = raw(server);
+  auto dead = r.call({"XRANGE", "gopp:poison:dead", "-", "+"});
+  ASSERT_EQ(dead.elements.size(), 1u);
+  std::string reason;
+  auto& f = dead.elements[0].elements[1].elements;
+  for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+    if (f[i].str == "reason") reason = f[i + 1].str;
+  }
+  EXPECT_NE(reason.find("delivered 3 times"), std::string::npos) << reason;
+}
+
 }  // namespace
