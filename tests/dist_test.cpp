@@ -409,3 +409,95 @@ TEST(DistFaults, APoisonJobIsDeadLetteredAfterMaxDeliveriesTheRestComplete) {
 }
 
 }  // namespace
+
+#ifdef GOPP_POOL_BIN
+namespace {
+
+// Runs a shell command; its stdout and stderr together, and its exit status.
+std::pair<std::string, int> run_shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  char buf[512];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = p ? ::pclose(p) : -1;
+  return {out, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+}
+
+// A child process with its stdout and stderr on a pipe.
+struct child {
+  pid_t pid = -1;
+  int out = -1;
+  explicit child(std::vector<std::string> args) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::close(fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out = fds[0];
+  }
+  // Reads everything until the child closes its end, then reaps it: its output and exit code.
+  std::pair<std::string, int> finish() {
+    std::string s;
+    char buf[512];
+    for (long n; (n = ::read(out, buf, sizeof buf)) > 0;) s.append(buf, static_cast<size_t>(n));
+    ::close(out);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return {s, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+  }
+};
+
+TEST(DistGoppPool, RunAndWorkersReproduceTheSeedAcrossProcesses) {
+  gopp_test::redis_server server;
+  const std::string pool = GOPP_POOL_BIN;
+  const std::string b = " --broker " + server.url() + " --queue seed";
+  child w1({pool, "worker", "--broker", server.url(), "--queue", "seed", "--workers", "2"});
+  child w2({pool, "worker", "--broker", server.url(), "--queue", "seed", "--workers", "1"});
+  std::this_thread::sleep_for(300ms);
+  auto [out, status] = run_shell(pool + " run" + b + " --jobs 5 --job-time 200ms");
+  EXPECT_EQ(status, 0) << out;
+  for (int j = 1; j <= 5; ++j) {
+    EXPECT_NE(out.find("result of job " + std::to_string(j) + ": " + std::to_string(2 * j)),
+              std::string::npos)
+        << out;
+  }
+  EXPECT_NE(out.find("time using worker pool: "), std::string::npos) << out;
+  auto [stats, st2] = run_shell(pool + " stats" + b);
+  EXPECT_EQ(st2, 0) << stats;
+  EXPECT_NE(stats.find("dead:       0"), std::string::npos) << stats;
+  std::string lines;
+  for (child* w : {&w1, &w2}) {
+    ::kill(w->pid, SIGTERM);  // drains, exits 0
+    auto [o, st] = w->finish();
+    EXPECT_EQ(st, 0) << o;
+    lines += o;
+  }
+  for (int j = 1; j <= 5; ++j) {
+    EXPECT_NE(lines.find("started  job " + std::to_string(j)), std::string::npos) << lines;
+    EXPECT_NE(lines.find("finished job " + std::to_string(j)), std::string::npos) << lines;
+  }
+}
+
+TEST(DistGoppPool, ABadUrlOrARedisThatIsDownIsOneLineAndExitOne) {
+  const std::string pool = GOPP_POOL_BIN;
+  auto [bad, st1] = run_shell(pool + " run --broker http://nowhere");
+  EXPECT_EQ(st1, 1);
+  EXPECT_NE(bad.find("bad broker URL"), std::string::npos) << bad;
+  const int port = gopp_test::free_loopback_port();
+  auto [down, st2] = run_shell(pool + " stats --broker redis://127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(st2, 1);
+  EXPECT_NE(down.find("refused"), std::string::npos) << down;
+  EXPECT_EQ(std::count(down.begin(), down.end(), '\n'), 1) << down;
+}
+
+}  // namespace
+#endif
