@@ -64,6 +64,21 @@ TEST(Dist, ABadBrokerUrlIsABrokerError) {
   EXPECT_THROW((dist::client<int, int>(o)), dist::broker_error);
 }
 
+TEST(Dist, WarnsOnceAtStartWithoutAppendonlyAndNoeviction) {
+  gopp_test::redis_server server(
+      {.extra = {"--appendonly", "no", "--maxmemory-policy", "allkeys-lru"}});
+  auto o = options_for(server, "warn");
+  o.warn_unsafe_redis = true;
+  testing::internal::CaptureStderr();
+  {
+    dist::worker<int, int> w(o, 1, [](gopp::context, const dist::job<int>& j) { return *j; });
+    w.shutdown();
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("appendonly is 'no'"), std::string::npos) << err;
+  EXPECT_NE(err.find("maxmemory-policy is 'allkeys-lru'"), std::string::npos) << err;
+}
+
 TEST(Dist, SubmitGetsTheResultAndJobsCarryIdAttemptDeliveries) {
   gopp_test::redis_server server;
   auto o = options_for(server, "basic");
@@ -135,6 +150,50 @@ TEST(Dist, AThrowingHandlerIsRetriedWithBackoffThenDeadLettered) {
   }
   EXPECT_EQ(runs_of_bad.load(), 3);
   EXPECT_EQ(dist::inspect(o).dead, 1u);
+}
+
+TEST(Dist, AProducerReenqueuesWithTheSameIdAndKeepsOneResult) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "reenqueue");
+  o.result_timeout = 300ms;
+  dist::client<int, int> c(o);
+  auto f = c.submit(5);
+  // No worker yet: the job is enqueued again (same id) after result_timeout.
+  for (int i = 0; i < 300 && c.stats().reenqueued == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_GE(c.stats().reenqueued, 1u);
+  gopp::mutex mu;
+  std::map<std::string, int> runs;
+  dist::worker<int, int> w(o, 2, [&](gopp::context, const dist::job<int>& j) {
+    std::lock_guard lk(mu);
+    ++runs[j.id()];
+    return *j + 1;
+  });
+  EXPECT_EQ(f.get(), 6);
+  for (int i = 0; i < 300 && c.stats().duplicates == 0; ++i) std::this_thread::sleep_for(10ms);
+  w.shutdown();
+  std::lock_guard lk(mu);
+  ASSERT_EQ(runs.size(), 1u) << "one id for every copy";
+  EXPECT_GE(runs.begin()->second, 2);
+  EXPECT_GE(c.stats().duplicates, 1u) << "the second result was dropped at the producer";
+}
+
+TEST(Dist, TheJobStreamIsTrimmedBelowWhatIsAcknowledged) {
+  gopp_test::redis_server server;
+  auto o = options_for(server, "trim");
+  o.lease = 300ms;  // heartbeat every 100 ms, trim every fourth round
+  dist::worker<int, int> w(o, 4, [](gopp::context, const dist::job<int>& j) { return *j; });
+  dist::client<int, int> c(o);
+  std::vector<dist::future<int>> fs;
+  for (int i = 0; i < 200; ++i) fs.push_back(c.submit(i));
+  for (auto& f : fs) f.get();
+  auto r = raw(server);
+  long long len = 0;
+  for (int i = 0; i < 500; ++i) {
+    len = r.call({"XLEN", "gopp:trim:jobs"}).as_integer();
+    if (len <= 1) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_LE(len, 1) << "acknowledged entries are trimmed (MINID keeps the last delivered one)";
 }
 
 TEST(Dist, MalformedEntriesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {

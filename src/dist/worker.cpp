@@ -307,7 +307,8 @@ class worker_core {
   }
 
   void beat_loop() {
-    bool warned = false;
+    warn_if_unsafe(beat_, opts_);  // at start (a Redis that is down: the next rounds try again)
+    bool warned = beat_.connected();
     const auto every = std::max(opts_.lease / 3, milliseconds(20));
     int round = 0;
     for (bool stop = false; !stop;) {
