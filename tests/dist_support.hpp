@@ -125,6 +125,7 @@ class redis_server {
       const int devnull = ::open("/dev/null", O_RDWR);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
