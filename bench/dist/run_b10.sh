@@ -32,17 +32,18 @@ mkdir -p "$raw"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run_one() {  # system: gopp | bullmq
-  local system=$1 dir port redis w1 w2 out
+  local system=$1 dir port out
   dir=$(mktemp -d /tmp/gopp-b10-XXXXXX)
   port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
     --maxmemory-policy noeviction --save "" --daemonize no --logfile "$dir/redis.log" &
   redis=$!
+  trap 'kill -9 $redis ${w1:-} ${w2:-} 2> /dev/null || true' EXIT
   for _ in $(seq 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sleep 0.05; done
   local worker_cmd producer_cmd
   if [ "$system" = gopp ]; then
-    worker_cmd=("$root/build/bench/b10-gopp" worker "redis://127.0.0.1:$port" b10 "$concurrency")
-    producer_cmd=("$root/build/bench/b10-gopp" produce "redis://127.0.0.1:$port" b10 "$jobs")
+    worker_cmd=("$root/build/bench/bench/b10-gopp" worker "redis://127.0.0.1:$port" b10 "$concurrency")
+    producer_cmd=("$root/build/bench/bench/b10-gopp" produce "redis://127.0.0.1:$port" b10 "$jobs")
   else
     worker_cmd=(node "$here/b10_bullmq.mjs" worker "$port" b10 "$concurrency")
     producer_cmd=(node "$here/b10_bullmq.mjs" produce "$port" b10 "$jobs")
@@ -55,6 +56,7 @@ run_one() {  # system: gopp | bullmq
   kill -TERM "$w1" "$w2" 2> /dev/null || true
   wait "$w1" "$w2" 2> /dev/null || true
   kill -TERM "$redis"; wait "$redis" 2> /dev/null || true
+  trap - EXIT
   rm -rf "$dir"
 }
 
