@@ -67,7 +67,7 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDE
 else()
   set(gopp_pc_prefix "\${pcfiledir}/${gopp_pc_to_prefix}")
 endif()
-string(STRIP "-lboost_context ${GOPP_PC_EXTRA_LIBS}" gopp_pc_deps)
+string(STRIP "-lboost_context -lhiredis ${GOPP_PC_EXTRA_LIBS}" gopp_pc_deps)
 get_target_property(gopp_boost_context_lib Boost::context LOCATION)
 if(gopp_boost_context_lib)
   get_filename_component(gopp_boost_dir "${gopp_boost_context_lib}" DIRECTORY)

@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in g++ cmake ninja-build make libboost-context-dev libgtest-dev pkg-config "$@"; do
+for p in g++ cmake ninja-build make libboost-context-dev libgtest-dev pkg-config libhiredis-dev redis-server "$@"; do
   have "$p" || need+=("$p")
 done
 if ((${#need[@]})); then

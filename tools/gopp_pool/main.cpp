@@ -21,6 +21,7 @@
 #include <exception>
 #include <optional>
 
+#include "distributed.hpp"
 #include "gopp/chan.hpp"
 #include "gopp/duration.hpp"
 #include "gopp/go.hpp"
@@ -99,6 +100,10 @@ void log_time(const char* name, nanoseconds elapsed) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // worker / run / stats: the seed across processes on a Redis broker (distributed.cpp).
+  if (argc > 1 && gopp_pool::is_distributed_command(argv[1])) {
+    return gopp_pool::distributed_main(argc, argv);
+  }
   gopp_pool::options o;
   try {
     o = gopp_pool::parse_options(argc, argv);
