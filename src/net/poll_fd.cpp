@@ -109,24 +109,29 @@ void poll_fd::set_deadline(io_mode mode, clock::time_point when) noexcept {
   release();
 }
 
-long poll_fd::read(void* buf, std::size_t len) {
-  op_guard op(*this, &poll_fd::acquire, &poll_fd::release, read_lock_);
+template <class Call>
+long poll_fd::io_loop(gopp::mutex& lock, io_mode mode, Call call) {
+  op_guard op(*this, &poll_fd::acquire, &poll_fd::release, lock);
   if (!op.ok()) return err_closed;
   for (;;) {
-    if (const poll_status st = netpoll::check(pd_, io_mode::read); st != poll_status::ready) {
+    if (const poll_status st = netpoll::check(pd_, mode); st != poll_status::ready) {
       return status_error(st);
     }
-    const ssize_t n = ::read(fd_, buf, len);
+    const long n = call();
     if (n >= 0) {
       netpoll::io_progress();
       return n;
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return -errno;
-    if (const poll_status st = netpoll::wait(pd_, io_mode::read); st != poll_status::ready) {
+    if (const poll_status st = netpoll::wait(pd_, mode); st != poll_status::ready) {
       return status_error(st);
     }
   }
+}
+
+long poll_fd::read(void* buf, std::size_t len) {
+  return io_loop(read_lock_, io_mode::read, [&] { return ::read(fd_, buf, len); });
 }
 
 long poll_fd::write_all(const void* buf, std::size_t len, std::size_t* written) {
@@ -163,66 +168,25 @@ long poll_fd::write_all(const void* buf, std::size_t len, std::size_t* written) 
 }
 
 long poll_fd::recv_from(void* buf, std::size_t len, sockaddr* from, socklen_t* fromlen) {
-  op_guard op(*this, &poll_fd::acquire, &poll_fd::release, read_lock_);
-  if (!op.ok()) return err_closed;
-  for (;;) {
-    if (const poll_status st = netpoll::check(pd_, io_mode::read); st != poll_status::ready) {
-      return status_error(st);
-    }
-    const ssize_t n = ::recvfrom(fd_, buf, len, 0, from, fromlen);
-    if (n >= 0) {
-      netpoll::io_progress();
-      return n;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return -errno;
-    if (const poll_status st = netpoll::wait(pd_, io_mode::read); st != poll_status::ready) {
-      return status_error(st);
-    }
-  }
+  return io_loop(read_lock_, io_mode::read,
+                 [&] { return ::recvfrom(fd_, buf, len, 0, from, fromlen); });
 }
 
 long poll_fd::send_to(const void* buf, std::size_t len, const sockaddr* to, socklen_t tolen) {
-  op_guard op(*this, &poll_fd::acquire, &poll_fd::release, write_lock_);
-  if (!op.ok()) return err_closed;
-  for (;;) {
-    if (const poll_status st = netpoll::check(pd_, io_mode::write); st != poll_status::ready) {
-      return status_error(st);
-    }
-    const ssize_t n = ::sendto(fd_, buf, len, MSG_NOSIGNAL, to, tolen);
-    if (n >= 0) {
-      netpoll::io_progress();
-      return n;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return -errno;
-    if (const poll_status st = netpoll::wait(pd_, io_mode::write); st != poll_status::ready) {
-      return status_error(st);
-    }
-  }
+  return io_loop(write_lock_, io_mode::write,
+                 [&] { return ::sendto(fd_, buf, len, MSG_NOSIGNAL, to, tolen); });
 }
 
 int poll_fd::accept(sockaddr* addr, socklen_t* addrlen) {
-  op_guard op(*this, &poll_fd::acquire, &poll_fd::release, read_lock_);
-  if (!op.ok()) return static_cast<int>(err_closed);
-  for (;;) {
-    if (const poll_status st = netpoll::check(pd_, io_mode::read); st != poll_status::ready) {
-      return static_cast<int>(status_error(st));
+  return static_cast<int>(io_loop(read_lock_, io_mode::read, [&] {
+    for (;;) {
+      socklen_t len = addrlen ? *addrlen : 0;
+      const int fd = ::accept4(fd_, addr, addrlen ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0 && addrlen) *addrlen = len;
+      // A connection reset while it waited in the backlog: take the next one (Go too).
+      if (fd >= 0 || errno != ECONNABORTED) return fd;
     }
-    socklen_t len = addrlen ? *addrlen : 0;
-    const int fd = ::accept4(fd_, addr, addrlen ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      if (addrlen) *addrlen = len;
-      netpoll::io_progress();
-      return fd;
-    }
-    // A connection that was reset while it waited in the backlog: take the next one (Go too).
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno != EAGAIN) return -errno;
-    if (const poll_status st = netpoll::wait(pd_, io_mode::read); st != poll_status::ready) {
-      return static_cast<int>(status_error(st));
-    }
-  }
+  }));
 }
 
 int poll_fd::connect(const sockaddr* addr, socklen_t addrlen) {

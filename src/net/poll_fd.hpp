@@ -72,6 +72,10 @@ class poll_fd {
   long wait(io_mode mode);
 
  private:
+  // One call in the shape at the top of poll_fd.cpp: `call` makes the system call once and
+  // returns its result (>= 0, or -1 with errno set).
+  template <class Call>
+  long io_loop(gopp::mutex& lock, io_mode mode, Call call);
   bool acquire() noexcept;  // false once closing
   void release() noexcept;  // the last one closes the fd
   void destroy() noexcept;
