@@ -5,7 +5,9 @@
 #include <functional>
 #include <mutex>
 
-void worker(std::mutex& m) { std::lock_guard lock(m); }
+void worker(std::mutex& m) {
+  std::lock_guard lock(m);
+}
 
 int main() {
   std::mutex m;

@@ -4,7 +4,9 @@
 
 #include <functional>
 
-void bump(int& n) { ++n; }
+void bump(int& n) {
+  ++n;
+}
 
 int main() {
   int n = 0;

@@ -5,7 +5,9 @@
 
 #include <functional>
 
-void worker(gopp::wait_group& wg) { wg.done(); }
+void worker(gopp::wait_group& wg) {
+  wg.done();
+}
 
 int main() {
   gopp::wait_group wg;
