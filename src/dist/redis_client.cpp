@@ -10,17 +10,10 @@
 
 #include "dist/redis_socket.hpp"
 #include "gopp/go.hpp"
-#include "net/poll_fd.hpp"
 
 namespace gopp::dist::detail {
 
 namespace {
-
-std::string describe(long err) {
-  if (err == gopp::detail::poll_fd::err_timeout) return "i/o timeout";
-  if (err == gopp::detail::poll_fd::err_closed) return "use of closed network connection";
-  return std::strerror(static_cast<int>(-err));
-}
 
 reply convert(const redisReply* r) {
   reply out;
@@ -158,28 +151,30 @@ redis_client::~redis_client() {
 }
 
 bool redis_client::connected() const noexcept {
-  return fd_ != nullptr;
+  return static_cast<bool>(fd_);
 }
 
 void redis_client::disconnect() noexcept {
-  std::shared_ptr<gopp::detail::poll_fd> fd;
+  gopp::net::conn fd;
   {
     std::lock_guard lk(fd_mu_);
     fd = fd_;
   }
-  if (fd) fd->close();  // a parked call wakes with err_closed and drops the connection
+  disconnected_.store(true, std::memory_order_release);
+  fd.close();  // a parked call wakes with "use of closed network connection" and drops it
 }
 
 void redis_client::drop() noexcept {
   std::lock_guard lk(fd_mu_);
-  if (fd_) fd_->close();
-  fd_.reset();
+  fd_.close();
+  fd_ = gopp::net::conn();
   if (reader_) ::redisReaderFree(reader_);
   reader_ = nullptr;
 }
 
 void redis_client::ensure_connected(clock::time_point deadline) {
-  if (fd_ && !fd_->closed()) return;
+  if (fd_ && !disconnected_.load(std::memory_order_acquire)) return;
+  disconnected_.store(false, std::memory_order_relaxed);
   drop();
   // Backoff: a dial after a failed one waits until next_dial_ (or fails when that is past the
   // call's deadline: the caller retries later, and the wait is not lost).
@@ -226,12 +221,13 @@ std::vector<reply> redis_client::exchange(const std::vector<command>& cmds,
                                           clock::time_point deadline) {
   std::string out;
   for (const command& c : cmds) out += encode(c);
-  gopp::detail::poll_fd& fd = *fd_;
-  fd.set_deadline(gopp::detail::io_mode::both, deadline);
   const std::string where =
       "redis " + opts_.address.host + ":" + std::to_string(opts_.address.port) + ": ";
-  if (const long n = fd.write_all(out.data(), out.size()); n < 0) {
-    throw redis_io_error(where + "write: " + describe(n));
+  try {
+    fd_.set_deadline(deadline);
+    fd_.write(std::string_view(out));
+  } catch (const gopp::net::op_error& e) {
+    throw redis_io_error(where + e.what());
   }
   std::vector<reply> replies;
   replies.reserve(cmds.size());
@@ -246,10 +242,14 @@ std::vector<reply> redis_client::exchange(const std::vector<command>& cmds,
       ::freeReplyObject(r);
       continue;
     }
-    const long n = fd.read(buf, sizeof buf);
+    std::size_t n = 0;
+    try {
+      n = fd_.read(std::span<char>(buf, sizeof buf));
+    } catch (const gopp::net::op_error& e) {
+      throw redis_io_error(where + e.what());
+    }
     if (n == 0) throw redis_io_error(where + "connection closed by the server");
-    if (n < 0) throw redis_io_error(where + "read: " + describe(n));
-    if (::redisReaderFeed(reader_, buf, static_cast<std::size_t>(n)) != REDIS_OK) {
+    if (::redisReaderFeed(reader_, buf, n) != REDIS_OK) {
       throw redis_io_error(where + "protocol error: " + reader_->errstr);
     }
   }

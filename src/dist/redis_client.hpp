@@ -1,8 +1,8 @@
 // A goroutine-native Redis client, internal to gopp::dist.
 //
 // Protocol: hiredis (Debian's 0.14) encodes commands (redisFormatCommandArgv) and parses replies
-// (redisReader); it never touches the socket. The socket is a poll_fd (redis_socket.hpp), so a
-// call parks the calling goroutine on the network poller, never an OS thread.
+// (redisReader); it never touches the socket. The socket is a gopp::net::conn (redis_socket.hpp),
+// so a call parks the calling goroutine on the network poller, never an OS thread.
 //
 // Invariants:
 //   - One request/response stream per connection: call() and pipeline() hold the client's
@@ -19,6 +19,7 @@
 //     once more.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -29,13 +30,10 @@
 #include <string_view>
 #include <vector>
 
+#include "gopp/net.hpp"
 #include "gopp/sync.hpp"
 
 struct redisReader;
-
-namespace gopp::detail {
-class poll_fd;
-}
 
 namespace gopp::dist::detail {
 
@@ -120,8 +118,9 @@ class redis_client {
 
   redis_options opts_;
   gopp::mutex mu_;
-  std::shared_ptr<gopp::detail::poll_fd> fd_;  // guarded by mu_ (read under fd_mu_ by disconnect)
+  gopp::net::conn fd_;  // guarded by mu_ (read under fd_mu_ by disconnect)
   gopp::mutex fd_mu_;
+  std::atomic<bool> disconnected_{false};  // disconnect() closed fd_: the next call dials again
   redisReader* reader_ = nullptr;
   std::chrono::milliseconds backoff_{0};
   clock::time_point next_dial_{};
